@@ -1,0 +1,36 @@
+# Two commands, each doing its own set-up on a fresh machine:
+#   make lab    create .venv, install the pinned course, open JupyterLab at lesson 00
+#   make test   create .venv, install the pinned course, run every test (smoke profile)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup lab test notebooks lock clean
+
+# torch first and on its own: a plain `pip install torch` (or a dependency asking for it) would pull
+# a different build with several GB of CUDA packages; 2.13.0 is the version the course is tested on.
+$(STAMP): pyproject.toml requirements-lock.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c requirements-lock.txt -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00_setup_and_tour.ipynb
+
+test: $(STAMP)
+	COURSE_PROFILE=smoke $(BIN)/python -m pytest
+
+# Regenerate notebooks/ and solutions/ from lessons/ (run after editing a lesson source).
+notebooks: $(STAMP)
+	$(BIN)/python scripts/build_lessons.py
+
+# Refresh the lock file from the current environment (maintainers, after changing a pin).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' > requirements-lock.txt
+
+clean:
+	rm -rf $(VENV)

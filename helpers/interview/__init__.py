@@ -1,0 +1,24 @@
+"""The bilingual interview-question bank (面试题库) and ways to drill it.
+
+Questions live in YAML files under ``helpers/interview/bank/``, one file per lesson. Each entry::
+
+    - id: general-pretraining-purpose   # unique, lowercase kebab-case
+      lesson: "00"                       # the lesson that demonstrates the answer
+      topic: general                     # one of TOPICS
+      difficulty: 1                      # 1 easy, 2 medium, 3 hard
+      tags: [pretraining, basics]
+      question: {zh: ..., en: ...}
+      answer:   {zh: ..., en: ...}
+      choices:                           # optional: multiple choice, exactly one correct
+        - text: {zh: ..., en: ...}
+          correct: true
+          why: {zh: ..., en: ...}        # why this option is right or wrong
+
+:func:`load_bank` reads and validates every file; :mod:`helpers.interview.quiz` shows flashcards and
+quizzes in Jupyter (ipywidgets, with a plain-text fallback); ``python -m helpers.interview`` drills
+in a terminal.
+"""
+
+from .bank import TOPICS, Choice, Question, BankError, load_bank, parse_entry, select_questions
+
+__all__ = ["TOPICS", "Choice", "Question", "BankError", "load_bank", "parse_entry", "select_questions"]

@@ -1,0 +1,180 @@
+"""Flashcards and multiple-choice quizzes for the interview bank.
+
+In Jupyter they are ipywidgets (language switch, reveal button, scored multiple choice). Where
+widgets cannot render, in a terminal, on GitHub, or in a notebook executed by CI, the same content
+is shown as plain text: every widget is displayed with a ``text/plain`` fallback that holds the
+question, the options and the answer.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from .bank import Question, load_bank, select_questions
+
+LANG_CHOICES = ("zh", "en", "both")
+_LANG_LABEL = {"zh": "中文", "en": "English"}
+
+
+def _check_lang(lang: str) -> str:
+    if lang not in LANG_CHOICES:
+        raise ValueError(f"lang must be one of {LANG_CHOICES}, got {lang!r}")
+    return lang
+
+
+def _langs(lang: str) -> tuple[str, ...]:
+    return ("zh", "en") if _check_lang(lang) == "both" else (lang,)
+
+
+def _bilingual_text(texts: dict[str, str], lang: str, indent: str = "") -> str:
+    return "\n".join(f"{indent}{texts[code]}" for code in _langs(lang))
+
+
+def format_question(question: Question, lang: str = "both", reveal: bool = True) -> str:
+    """A question as plain text: header, question, options (if any) and, with ``reveal``, the answer."""
+    stars = "★" * question.difficulty + "☆" * (3 - question.difficulty)
+    lines = [f"[{question.id}] lesson {question.lesson} · {question.topic} · {stars}"]
+    lines.append(_bilingual_text(question.question, lang, "Q: "))
+    for i, choice in enumerate(question.choices):
+        lines.append(f"  {chr(65 + i)}. " + " / ".join(choice.text[code] for code in _langs(lang)))
+    if reveal:
+        if question.is_multiple_choice:
+            lines.append(f"Correct option: {chr(65 + question.correct_index)}")
+            for i, choice in enumerate(question.choices):
+                lines.append(_bilingual_text(choice.why, lang, f"  {chr(65 + i)} {'✓' if choice.correct else '✗'} "))
+        lines.append(_bilingual_text(question.answer, lang, "A: "))
+    return "\n".join(lines)
+
+
+def _widgets_wanted() -> bool:
+    """True inside a Jupyter kernel, unless COURSE_PLAIN_QUIZ=1 asks for text."""
+    if os.environ.get("COURSE_PLAIN_QUIZ", "").strip() == "1":
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _display(widget, plain: str) -> None:
+    """Display ``widget`` with ``plain`` as its text/plain fallback."""
+    from IPython.display import display
+
+    bundle = widget._repr_mimebundle_()
+    bundle["text/plain"] = plain
+    display(bundle, raw=True)
+
+
+def flashcards(questions: Iterable[Question], lang: str = "both"):
+    """A flashcard deck widget: question first, answer on demand, language switch, prev/next.
+
+    Returns the widget (or ``None`` when printing plain text instead).
+    """
+    deck = list(questions)
+    _check_lang(lang)
+    if not deck:
+        raise ValueError("flashcards needs at least one question")
+    plain = "\n\n".join(format_question(q, lang) for q in deck)
+    if not _widgets_wanted():
+        print(plain)
+        return None
+    import ipywidgets as w
+
+    state = {"index": 0, "revealed": False}
+    language = w.ToggleButtons(options=[("中文", "zh"), ("English", "en"), ("中/EN", "both")], value=lang)
+    card = w.HTML()
+    reveal = w.Button(description="Show answer 显示答案", button_style="info")
+    previous = w.Button(description="◀ Prev")
+    following = w.Button(description="Next ▶")
+    position = w.Label()
+
+    def render(*_):
+        question = deck[state["index"]]
+        text = format_question(question, language.value, reveal=state["revealed"])
+        card.value = "<pre style='white-space: pre-wrap; font-size: 14px'>" + _escape(text) + "</pre>"
+        position.value = f"{state['index'] + 1} / {len(deck)}"
+
+    def on_reveal(_):
+        state["revealed"] = not state["revealed"]
+        render()
+
+    def move(step):
+        def handler(_):
+            state["index"] = (state["index"] + step) % len(deck)
+            state["revealed"] = False
+            render()
+        return handler
+
+    reveal.on_click(on_reveal)
+    previous.on_click(move(-1))
+    following.on_click(move(1))
+    language.observe(render, names="value")
+    render()
+    box = w.VBox([language, card, w.HBox([previous, reveal, following, position])])
+    _display(box, plain)
+    return box
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def multiple_choice(questions: Iterable[Question], lang: str = "both"):
+    """A scored multiple-choice quiz widget; each answer shows why every option is right or wrong."""
+    items = [q for q in questions if q.is_multiple_choice]
+    _check_lang(lang)
+    if not items:
+        raise ValueError("multiple_choice needs at least one multiple-choice question")
+    plain = "\n\n".join(format_question(q, lang) for q in items)
+    if not _widgets_wanted():
+        print(plain)
+        return None
+    import ipywidgets as w
+
+    score = {"answered": set(), "right": set()}
+    score_label = w.Label(value=f"Score 得分: 0 / {len(items)}")
+    rows = []
+    for question in items:
+        options = [
+            (f"{chr(65 + i)}. " + " / ".join(c.text[code] for code in _langs(lang)), i)
+            for i, c in enumerate(question.choices)
+        ]
+        prompt = w.HTML("<b>" + _escape(_bilingual_text(question.question, lang)).replace("\n", "<br>") + "</b>")
+        radio = w.RadioButtons(options=options, value=None, layout=w.Layout(width="auto"))
+        button = w.Button(description="Check 提交")
+        feedback = w.HTML()
+
+        def on_check(_, question=question, radio=radio, feedback=feedback):
+            if radio.value is None:
+                feedback.value = "Pick an option first. 请先选择一个选项。"
+                return
+            chosen = question.choices[radio.value]
+            mark = "✓ Correct 正确" if chosen.correct else f"✗ Not quite 不对: the answer is {chr(65 + question.correct_index)}"
+            why = "<br>".join(
+                f"{chr(65 + i)} {'✓' if c.correct else '✗'} " + _escape(" / ".join(c.why[code] for code in _langs(lang)))
+                for i, c in enumerate(question.choices)
+            )
+            feedback.value = f"<b>{mark}</b><br>{why}"
+            score["answered"].add(question.id)
+            (score["right"].add if chosen.correct else score["right"].discard)(question.id)
+            score_label.value = f"Score 得分: {len(score['right'])} / {len(items)} ({len(score['answered'])} answered)"
+
+        button.on_click(on_check)
+        rows.append(w.VBox([prompt, radio, button, feedback]))
+    box = w.VBox(rows + [score_label])
+    _display(box, plain)
+    return box
+
+
+def show_lesson_questions(lesson: str, lang: str = "both") -> list[Question]:
+    """Everything for one lesson: flashcards for all its questions, then its multiple-choice quiz."""
+    questions = select_questions(load_bank(), lesson=lesson)
+    if not questions:
+        raise ValueError(f"no interview questions for lesson {lesson!r} yet")
+    flashcards(questions, lang)
+    if any(q.is_multiple_choice for q in questions):
+        multiple_choice(questions, lang)
+    return questions

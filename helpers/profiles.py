@@ -1,0 +1,179 @@
+"""Run profiles: one switch that sizes every lesson for the machine it runs on.
+
+A lesson never hard-codes a batch size or a step count; it asks ``get_profile()`` and uses the
+numbers it gets. The profile is chosen by the ``COURSE_PROFILE`` environment variable:
+
+* ``smoke`` – continuous integration: every code path runs, in about a minute on 2 CPU cores;
+  the numbers it prints are not meant to be good.
+* ``cpu`` – the default without a GPU: each lesson end to end in about 10 minutes on 2 cores.
+* ``gpu`` – the default with CUDA: bigger batches, more steps, mixed precision.
+
+The value is parsed strictly: anything else raises :class:`ProfileError` listing the valid
+names, because a typo that silently fell back to a default would waste a learner's hour.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+PROFILE_ENV_VAR = "COURSE_PROFILE"
+VALID_PROFILES = ("smoke", "cpu", "gpu")
+
+
+class ProfileError(ValueError):
+    """Raised for an unknown profile name or a profile the machine cannot run."""
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The shape of a small transformer: layers, hidden width, attention heads, context length."""
+
+    num_layers: int
+    hidden_size: int
+    num_heads: int
+    max_positions: int
+
+    @property
+    def intermediate_size(self) -> int:
+        """Width of the feed-forward block (4x hidden, as in BERT and GPT-2)."""
+        return 4 * self.hidden_size
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and budgets a lesson should use. Read it, never hard-code these in a notebook."""
+
+    name: str
+    description: str
+    bert: ModelSize
+    gpt: ModelSize
+    max_length: int  # tokens per classification example (longer reviews are truncated)
+    batch_size: int
+    eval_batch_size: int
+    train_examples: int | None  # None = the whole training split
+    eval_examples: int | None  # None = the whole validation/test split
+    epochs: int
+    pretrain_steps: int  # optimizer steps for the in-lesson pretraining demos
+    pretrain_block_size: int  # tokens per packed pretraining block
+    learning_rate: float
+    mixed_precision: str | None = None  # None, "fp16" or "bf16"
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """A plain dict, handy for printing or logging."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="CI: every code path runs in about a minute on 2 CPU cores; numbers are not meaningful",
+        bert=ModelSize(num_layers=1, hidden_size=32, num_heads=2, max_positions=128),
+        gpt=ModelSize(num_layers=1, hidden_size=32, num_heads=2, max_positions=128),
+        max_length=64,
+        batch_size=8,
+        eval_batch_size=32,
+        train_examples=64,
+        eval_examples=64,
+        epochs=1,
+        pretrain_steps=5,
+        pretrain_block_size=32,
+        learning_rate=5e-4,
+    ),
+    "cpu": Profile(
+        name="cpu",
+        description="default without a GPU: each lesson end to end in about 10 minutes on 2 cores",
+        bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
+        gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
+        max_length=128,
+        batch_size=32,
+        eval_batch_size=128,
+        train_examples=4000,
+        eval_examples=None,
+        epochs=2,
+        pretrain_steps=300,
+        pretrain_block_size=64,
+        learning_rate=5e-4,
+    ),
+    "gpu": Profile(
+        name="gpu",
+        description="default with CUDA: larger batches and more steps, mixed precision; minutes on a T4",
+        bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
+        gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
+        max_length=256,
+        batch_size=64,
+        eval_batch_size=256,
+        train_examples=None,
+        eval_examples=None,
+        epochs=3,
+        pretrain_steps=3000,
+        pretrain_block_size=128,
+        learning_rate=5e-4,
+        mixed_precision="fp16",
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """``gpu`` when CUDA is available, otherwise ``cpu``."""
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def parse_profile_name(value: str | None) -> str:
+    """Validate a profile name exactly as written (surrounding spaces aside).
+
+    ``None`` or an empty string means "not set" and gives the machine's default.
+    """
+    if value is None or not str(value).strip():
+        return default_profile_name()
+    if not isinstance(value, str):
+        raise ProfileError(
+            f"{PROFILE_ENV_VAR} must be a string, got {type(value).__name__}. "
+            f"Valid profiles: {', '.join(VALID_PROFILES)}."
+        )
+    name = value.strip()
+    if name not in PROFILES:
+        raise ProfileError(
+            f"Unknown profile {value!r}. Valid profiles: {', '.join(VALID_PROFILES)} "
+            f"(lower case). Set it with e.g. `export {PROFILE_ENV_VAR}=cpu`, or unset it to get "
+            f"the machine's default ({default_profile_name()})."
+        )
+    return name
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the active :class:`Profile`.
+
+    ``name`` overrides the environment; otherwise ``COURSE_PROFILE`` is read; otherwise the
+    machine's default. Asking for ``gpu`` on a machine without CUDA is an error, not a silent
+    fallback, because its batch sizes would not fit a CPU's time budget.
+    """
+    chosen = parse_profile_name(name if name is not None else os.environ.get(PROFILE_ENV_VAR))
+    if chosen == "gpu" and not torch.cuda.is_available():
+        raise ProfileError(
+            "Profile 'gpu' needs a CUDA GPU, and torch sees none. Use 'cpu' on this machine "
+            f"(`export {PROFILE_ENV_VAR}=cpu`), or on Colab pick Runtime > Change runtime type > GPU."
+        )
+    return PROFILES[chosen]
+
+
+def get_device(profile: Profile | None = None) -> torch.device:
+    """The device a lesson should train on: CUDA for the gpu profile, else the CPU."""
+    profile = profile or get_profile()
+    return torch.device("cuda" if profile.name == "gpu" else "cpu")
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA) so a rerun gives the same numbers."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
