@@ -108,6 +108,8 @@ def resolve_source(name_or_path: str | Path) -> tuple[str, bool]:
                 "package, or rebuild it with the pretraining script (lesson 01)."
             )
         return str(folder), True
+    if len(name) > 4096:
+        raise ValueError(f"A {len(name):,}-character model name is not a course checkpoint, folder or Hub name.")
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser()), True
     if not _HUB_NAME.match(name) or name.startswith((".", "/", "~")):

@@ -1,0 +1,21 @@
+"""Test utilities: build lesson notebooks in memory and pull solved exercise functions out of them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_lessons", ROOT / "scripts" / "build_lessons.py")
+build_lessons = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_lessons)
+
+
+def exercise_namespace(lesson_stem: str, target: str = "solutions") -> dict:
+    """Execute the cells tagged ``exercise`` of one lesson (solved or stub version); return their names."""
+    notebook = build_lessons.build(ROOT / "lessons" / f"{lesson_stem}.py", target)
+    namespace: dict = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
+            exec(compile(cell.source, f"<{lesson_stem} exercise>", "exec"), namespace)
+    return namespace

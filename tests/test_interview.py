@@ -1,0 +1,183 @@
+import subprocess
+import sys
+
+import pytest
+
+from helpers.interview import BankError, load_bank, parse_entry, select_questions
+from helpers.interview import quiz
+from helpers.interview.bank import LANGUAGES, TOPICS
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return load_bank()
+
+
+def valid_entry(**changes):
+    entry = {
+        "id": "demo-question", "lesson": "00", "topic": "general", "difficulty": 2, "tags": ["demo"],
+        "question": {"zh": "问题？", "en": "Question?"}, "answer": {"zh": "答案。", "en": "Answer."},
+        "choices": [
+            {"text": {"zh": "甲", "en": "A"}, "correct": True, "why": {"zh": "对", "en": "right"}},
+            {"text": {"zh": "乙", "en": "B"}, "correct": False, "why": {"zh": "错", "en": "wrong"}},
+        ],
+    }
+    entry.update(changes)
+    return entry
+
+
+def test_every_entry_is_bilingual_and_ids_are_unique(bank):
+    assert len({q.id for q in bank}) == len(bank)
+    for question in bank:
+        for lang in LANGUAGES:
+            assert question.question[lang] and question.answer[lang]
+        assert question.topic in TOPICS
+
+
+def test_multiple_choice_entries_have_exactly_one_correct_option(bank):
+    choice_questions = [q for q in bank if q.is_multiple_choice]
+    assert choice_questions
+    for question in choice_questions:
+        assert sum(c.correct for c in question.choices) == 1
+        assert all(c.why["zh"] and c.why["en"] for c in question.choices)
+
+
+def test_lesson_00_covers_the_seed_general_questions(bank):
+    lesson = {q.id for q in select_questions(bank, lesson="00")}
+    for needed in ("general-pretraining-purpose", "general-finetuning-purpose",
+                   "general-finetuning-vs-transfer-learning", "general-finetuning-dataset-selection"):
+        assert needed in lesson
+
+
+def test_valid_entry_parses():
+    question = parse_entry(valid_entry())
+    assert question.is_multiple_choice and question.correct_index == 0
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"question": {"zh": "问题？"}}, "'en' text is missing"),
+        ({"answer": {"zh": "", "en": "x"}}, "'zh' text is missing"),
+        ({"id": "Bad Id"}, "kebab-case"),
+        ({"difficulty": 5}, "difficulty"),
+        ({"lesson": 0}, "two-digit"),
+        ({"topic": "cooking"}, "topic"),
+        ({"tags": []}, "tags"),
+        ({"surprise": 1}, "unknown fields"),
+    ],
+)
+def test_schema_errors_name_the_problem(changes, message):
+    with pytest.raises(BankError, match=message):
+        parse_entry(valid_entry(**changes))
+
+
+def test_two_correct_options_rejected():
+    entry = valid_entry()
+    entry["choices"][1]["correct"] = True
+    with pytest.raises(BankError, match="exactly one option"):
+        parse_entry(entry)
+
+
+def test_option_without_explanation_rejected():
+    entry = valid_entry()
+    del entry["choices"][0]["why"]
+    with pytest.raises(BankError, match="why"):
+        parse_entry(entry)
+
+
+def test_duplicate_ids_across_files_rejected(tmp_path):
+    import yaml
+
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text(yaml.safe_dump([valid_entry()], allow_unicode=True), encoding="utf-8")
+    with pytest.raises(BankError, match="already used"):
+        load_bank(tmp_path)
+
+
+def test_select_questions_filters_and_is_seeded(bank):
+    first = select_questions(bank, lesson="00", n=3, seed=1)
+    assert [q.id for q in first] == [q.id for q in select_questions(bank, lesson="00", n=3, seed=1)]
+    assert len(first) == 3 and all(q.lesson == "00" for q in first)
+    assert all(q.difficulty <= 1 for q in select_questions(bank, max_difficulty=1))
+    with pytest.raises(ValueError, match="two-digit"):
+        select_questions(bank, lesson="0")
+    with pytest.raises(ValueError, match="topic"):
+        select_questions(bank, topic="cooking")
+
+
+def test_plain_text_shows_one_or_both_languages():
+    question = parse_entry(valid_entry())
+    both = quiz.format_question(question, "both")
+    assert "问题？" in both and "Question?" in both and "Correct option: A" in both
+    english = quiz.format_question(question, "en", reveal=False)
+    assert "问题？" not in english and "Answer." not in english
+    with pytest.raises(ValueError, match="lang"):
+        quiz.format_question(question, "fr")
+
+
+def test_plain_fallback_prints(monkeypatch, capsys, bank):
+    monkeypatch.setenv("COURSE_PLAIN_QUIZ", "1")
+    assert quiz.flashcards(bank[:2]) is None
+    assert quiz.multiple_choice(bank) is None
+    out = capsys.readouterr().out
+    assert "Q:" in out and "A:" in out
+
+
+def test_flashcard_widget_reveals_and_moves(monkeypatch):
+    monkeypatch.setattr(quiz, "_widgets_wanted", lambda: True)
+    shown = []
+    monkeypatch.setattr(quiz, "_display", lambda widget, plain: shown.append(plain))
+    deck = [parse_entry(valid_entry()), parse_entry(valid_entry(id="second-question"))]
+    box = quiz.flashcards(deck, lang="en")
+    language, card, buttons = box.children
+    previous, reveal, following, position = buttons.children
+    assert "Answer." not in card.value and position.value == "1 / 2"
+    reveal.click()
+    assert "Answer." in card.value
+    following.click()
+    assert "second-question" in card.value and "Answer." not in card.value
+    language.value = "zh"
+    assert "问题？" in card.value
+    assert "Question?" in shown[0]  # the text/plain fallback holds the content
+
+
+def test_multiple_choice_widget_scores(monkeypatch):
+    monkeypatch.setattr(quiz, "_widgets_wanted", lambda: True)
+    monkeypatch.setattr(quiz, "_display", lambda widget, plain: None)
+    box = quiz.multiple_choice([parse_entry(valid_entry())], lang="both")
+    row, score = box.children
+    prompt, radio, button, feedback = row.children
+    button.click()
+    assert "Pick an option" in feedback.value
+    radio.value = 1
+    button.click()
+    assert "Not quite" in feedback.value and score.value.startswith("Score 得分: 0 / 1")
+    radio.value = 0
+    button.click()
+    assert "Correct" in feedback.value and score.value.startswith("Score 得分: 1 / 1")
+
+
+def test_errors_for_empty_selections():
+    with pytest.raises(ValueError, match="at least one"):
+        quiz.flashcards([])
+    with pytest.raises(ValueError, match="multiple-choice"):
+        quiz.multiple_choice([parse_entry(valid_entry(choices=[]))])
+    with pytest.raises(ValueError, match="no interview questions"):
+        quiz.show_lesson_questions("98")
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "helpers.interview", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_terminal_drill_lists_questions_without_stdin():
+    result = run_cli("--lesson", "00", "-n", "2", "--lang", "en")
+    assert result.returncode == 0
+    assert result.stdout.count("Q: ") == 2 and "A: " in result.stdout
+
+
+def test_terminal_drill_rejects_bad_lesson():
+    result = run_cli("--lesson", "0")
+    assert result.returncode == 2 and "two-digit" in result.stderr

@@ -1,0 +1,132 @@
+import time
+
+import pytest
+import torch
+from transformers import BertForMaskedLM, BertForSequenceClassification, GPT2LMHeadModel
+
+from helpers import models
+from helpers.models import (
+    HubModelUnavailable,
+    bert_config,
+    count_parameters,
+    gpt_config,
+    load_pretrained,
+    load_tokenizer,
+    resolve_source,
+)
+from helpers.profiles import get_profile
+from helpers.tokenization import load_course_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_course_tokenizer()
+
+
+def test_configs_follow_the_profile(tokenizer):
+    cpu = get_profile("cpu")
+    bert = bert_config(cpu)
+    gpt = gpt_config(cpu)
+    assert (bert.num_hidden_layers, bert.hidden_size) == (cpu.bert.num_layers, cpu.bert.hidden_size)
+    assert (gpt.n_layer, gpt.n_embd) == (cpu.gpt.num_layers, cpu.gpt.hidden_size)
+    assert bert.vocab_size == gpt.vocab_size == len(tokenizer)
+    assert gpt.eos_token_id == tokenizer.sep_token_id and bert.pad_token_id == tokenizer.pad_token_id
+    assert bert_config(cpu, num_hidden_layers=2).num_hidden_layers == 2
+
+
+def test_models_run_a_forward_pass(tokenizer):
+    batch = tokenizer(["这本书很好", "酒店太差了，不推荐"], padding=True, return_tensors="pt")
+    torch.manual_seed(0)
+    bert = BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2)).eval()
+    gpt = GPT2LMHeadModel(gpt_config(get_profile("smoke"))).eval()
+    with torch.no_grad():
+        assert bert(**batch).logits.shape == (2, 2)
+        out = gpt(input_ids=batch["input_ids"], labels=batch["input_ids"])
+    assert out.logits.shape == (*batch["input_ids"].shape, len(tokenizer))
+    assert torch.isfinite(out.loss)
+    assert count_parameters(bert) > count_parameters(bert, trainable_only=True) - 1
+
+
+def test_save_and_load_a_local_checkpoint(tmp_path, tokenizer):
+    torch.manual_seed(0)
+    model = BertForMaskedLM(bert_config(get_profile("smoke"))).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    reloaded = load_pretrained(BertForMaskedLM, tmp_path).eval()
+    batch = tokenizer(["今天天气不错"], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, reloaded(**batch).logits)
+
+
+def test_pickle_weights_are_refused(tmp_path):
+    model = BertForMaskedLM(bert_config(get_profile("smoke")))
+    model.save_pretrained(tmp_path, safe_serialization=False) if _accepts_safe_serialization() else _write_bin(model, tmp_path)
+    (tmp_path / "model.safetensors").unlink(missing_ok=True)
+    with pytest.raises(OSError):
+        load_pretrained(BertForMaskedLM, tmp_path)
+
+
+def _accepts_safe_serialization():
+    import inspect
+
+    return "safe_serialization" in inspect.signature(BertForMaskedLM.save_pretrained).parameters
+
+
+def _write_bin(model, folder):
+    model.config.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+
+
+def test_hub_name_offline_by_setting_fails_fast(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(HubModelUnavailable) as info:
+        load_pretrained(BertForSequenceClassification, "bert-base-chinese", num_labels=2)
+    assert time.perf_counter() - start < 10
+    message = str(info.value)
+    assert "'course-bert'" in message and "HF_HUB_OFFLINE is set" in message
+
+
+def test_hub_name_without_connection_fails_fast(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "hub_reachable", lambda timeout=1.5: False)
+    with pytest.raises(HubModelUnavailable, match="cannot be reached"):
+        load_pretrained(GPT2LMHeadModel, "uer/gpt2-chinese-cluecorpussmall")
+
+
+def test_gpt_hub_name_points_to_course_gpt(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(HubModelUnavailable, match="'course-gpt'"):
+        load_pretrained(GPT2LMHeadModel, "uer/gpt2-chinese-cluecorpussmall")
+    with pytest.raises(HubModelUnavailable, match="'course-bert'"):
+        load_tokenizer("bert-base-chinese")
+
+
+@pytest.mark.parametrize("bad,error", [(None, TypeError), (3, TypeError), ("", ValueError),
+                                       ("   ", ValueError), ("../not/a folder", ValueError),
+                                       ("a" * 100_000 + " b", ValueError)])
+def test_bad_names_get_clear_errors(bad, error):
+    with pytest.raises(error, match="course-bert|Hub name|Empty|model name"):
+        resolve_source(bad)
+
+
+def test_unsafe_options_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="no remote code"):
+        load_pretrained(BertForMaskedLM, tmp_path, trust_remote_code=True)
+
+
+def test_model_class_must_be_a_transformers_model():
+    with pytest.raises(TypeError, match="transformers model class"):
+        load_pretrained(dict, "course-bert")
+
+
+def test_missing_course_checkpoint_says_how_to_rebuild(monkeypatch, tmp_path):
+    monkeypatch.setitem(models.COURSE_CHECKPOINTS, "course-bert", tmp_path / "nothing-here")
+    with pytest.raises(FileNotFoundError, match="lesson 01"):
+        load_pretrained(BertForMaskedLM, "course-bert")
+
+
+def test_course_alias_gives_the_course_tokenizer(tokenizer):
+    assert load_tokenizer("course-bert").get_vocab() == tokenizer.get_vocab()
+    assert load_tokenizer("course-gpt").get_vocab() == tokenizer.get_vocab()
