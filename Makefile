@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml requirements-lock.txt
 setup: $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_setup_and_tour.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/00_setup_and_tour.ipynb
 
 test: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest
