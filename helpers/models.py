@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import TypeVar
 
+import torch
 from transformers import AutoTokenizer, BertConfig, GPT2Config, PretrainedConfig, PreTrainedModel
 
 from .env import hub_reachable, offline_by_setting
@@ -152,6 +153,7 @@ def load_pretrained(model_class: type[ModelT], name_or_path: str | Path, **kwarg
     for unsafe in ("trust_remote_code", "use_safetensors"):
         if unsafe in kwargs:
             raise ValueError(f"{unsafe} is fixed by the course (safetensors only, no remote code)")
+    kwargs.setdefault("dtype", torch.float32)  # course checkpoints are stored in fp16; compute in fp32
     where, is_local = resolve_source(name_or_path)
     if is_local:
         return model_class.from_pretrained(where, use_safetensors=True, **kwargs)

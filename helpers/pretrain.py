@@ -1,0 +1,219 @@
+"""Pretrain (or continue pretraining) a course checkpoint: ``python -m helpers.pretrain bert|gpt``.
+
+It uses the same helpers as lesson 01 (:mod:`helpers.pretraining`) and writes a checkpoint folder:
+``config.json``, fp16 ``model.safetensors``, the tokenizer, and ``training_record.json`` with every run's
+steps, tokens, wall time, hardware, git commit and losses, the held-out figures of the saved weights,
+and the SHA-256 of each file (a test checks them).
+
+Text: People's Daily train slice + the *text* of the review training split (no labels): the second
+part is domain-adaptive pretraining, so the model has read reviews before it classifies them. Held out:
+the People's Daily held-out slice (the reported target) and the review validation split.
+
+Examples::
+
+    python -m helpers.pretrain bert --minutes 100 --threads 1           # resume from the shipped one
+    python -m helpers.pretrain gpt --minutes 30 --from-scratch --out /tmp/gpt
+
+A run that does not improve the held-out figure does not overwrite the checkpoint (unless ``--force``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from transformers import BertForMaskedLM, GPT2LMHeadModel
+
+from .data import load_pretraining_text, load_reviews
+from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
+from .pretraining import PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
+from .profiles import get_profile
+from .tokenization import load_course_tokenizer
+
+RECORD_NAME = "training_record.json"
+HASHED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+DEFAULTS = {  # block size, batch size, peak learning rate
+    "bert": {"block_size": 128, "batch_size": 64, "learning_rate": 1e-3},
+    "gpt": {"block_size": 256, "batch_size": 32, "learning_rate": 1e-3},
+}
+_DROPOUT_KEYS = {"bert": ("hidden_dropout_prob", "attention_probs_dropout_prob"),
+                 "gpt": ("resid_pdrop", "embd_pdrop", "attn_pdrop")}
+
+
+def pretraining_texts() -> dict[str, list[str]]:
+    """Training text and the two held-out sets used by the script and lesson 01."""
+    corpus, reviews = load_pretraining_text(), load_reviews()
+    return {
+        "train": list(corpus["train"]["text"]) + list(reviews["train"]["text"]),
+        "heldout_news": list(corpus["heldout"]["text"]),
+        "heldout_reviews": list(reviews["validation"]["text"]),
+    }
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of the files a record vouches for."""
+    return {name: sha256(folder / name) for name in HASHED_FILES}
+
+
+def git_commit() -> str:
+    """The code's commit, with ``+dirty`` when the work tree has uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "helpers"], cwd=root,
+                               capture_output=True, text=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def hardware() -> str:
+    """The device a run used, in words."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    model = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads"
+
+
+def read_record(folder: Path) -> dict | None:
+    path = folder / RECORD_NAME
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def heldout_metric(kind: str, figures: dict) -> float:
+    """Higher is better: masked accuracy for BERT, minus perplexity for GPT."""
+    return figures["news"]["masked_accuracy"] if kind == "bert" else -figures["news"]["perplexity"]
+
+
+def evaluate(kind: str, model, tokenizer, texts: dict[str, list[str]], block_size: int) -> dict:
+    figures = {}
+    for name, key in (("news", "heldout_news"), ("reviews", "heldout_reviews")):
+        blocks = pack_blocks(texts[key], tokenizer, block_size, wrap_cls_sep=kind == "bert")
+        figures[name] = (evaluate_mlm(model, blocks, tokenizer) if kind == "bert"
+                         else evaluate_causal_lm(model, blocks))
+    return figures
+
+
+def new_model(kind: str, dropout: float = 0.1):
+    """A fresh course-size model (the cpu profile's size) with every dropout rate set to ``dropout``."""
+    profile = get_profile("cpu")
+    rates = {key: dropout for key in _DROPOUT_KEYS[kind]}
+    if kind == "bert":
+        return BertForMaskedLM(bert_config(profile, **rates))
+    return GPT2LMHeadModel(gpt_config(profile, **rates))
+
+
+def save_checkpoint(model, tokenizer, folder: Path, record: dict) -> None:
+    """fp16 safetensors + config (standard dropout 0.1 for fine-tuning) + tokenizer + record with hashes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = new_model(record["kind"])
+    shipped.load_state_dict(model.state_dict())
+    shipped.to(torch.float16).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    record["files"] = file_hashes(folder)
+    (folder / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.pretrain", description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=("bert", "gpt"))
+    parser.add_argument("--minutes", type=float, default=None, help="time box; the LR schedule fits into it")
+    parser.add_argument("--steps", type=int, default=100_000, help="schedule length (upper bound with --minutes)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--block-size", type=int, default=None)
+    parser.add_argument("--mlm-probability", type=float, default=0.15)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
+    parser.add_argument("--from-scratch", action="store_true", help="ignore an existing checkpoint")
+    parser.add_argument("--force", action="store_true", help="save even if held-out figures got worse")
+    args = parser.parse_args(argv)
+    if args.minutes is None and args.steps == 100_000:
+        parser.error("give --minutes (time box) or --steps")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    kind = args.kind
+    out = args.out or COURSE_CHECKPOINTS[f"course-{kind}"]
+    defaults = DEFAULTS[kind]
+    block_size = args.block_size or defaults["block_size"]
+    settings = PretrainSettings(
+        steps=args.steps, batch_size=args.batch_size or defaults["batch_size"],
+        learning_rate=args.lr or defaults["learning_rate"], mlm_probability=args.mlm_probability,
+        seed=args.seed, max_minutes=args.minutes, log_every=50,
+    )
+    tokenizer = load_course_tokenizer()
+    texts = pretraining_texts()
+    previous = None if args.from_scratch else read_record(out)
+    model_class = BertForMaskedLM if kind == "bert" else GPT2LMHeadModel
+    no_dropout = {key: 0.0 for key in _DROPOUT_KEYS[kind]}  # the model underfits: dropout only slows it
+    model = load_pretrained(model_class, out, **no_dropout) if previous else new_model(kind, dropout=0.0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    before = evaluate(kind, model, tokenizer, texts, block_size) if previous else None
+    blocks = pack_blocks(texts["train"], tokenizer, block_size, wrap_cls_sep=kind == "bert")
+    corpus_tokens = blocks.numel()
+    print(f"{kind}: {len(blocks):,} training blocks of {block_size} tokens; resuming: {bool(previous)}", flush=True)
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    result = pretrain(model, blocks, tokenizer, settings, progress=sys.stderr.isatty(),
+                      on_log=lambda row: print(json.dumps(row), flush=True))
+    after = evaluate(kind, model, tokenizer, texts, block_size)
+    print(json.dumps({"heldout_before": before, "heldout_after": after}), flush=True)
+    if before is not None and heldout_metric(kind, after) <= heldout_metric(kind, before) and not args.force:
+        print("held-out figures did not improve: checkpoint left unchanged (use --force to save anyway)")
+        return 1
+    run = {
+        "started": started, "hardware": hardware(), "git_commit": git_commit(),
+        "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 1),
+        "epochs": round(result.tokens / corpus_tokens, 3), "final_train_loss": round(result.final_loss, 4),
+        "settings": {**vars(settings), "block_size": block_size, "adam_betas": list(settings.adam_betas)},
+        "resumed_from": (previous or {}).get("files", {}).get("model.safetensors"),
+        "loss_curve": [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                       for row in result.history],
+    }
+    runs = (previous or {}).get("runs", []) + [run]
+    record = {
+        "kind": kind,
+        "description": "course checkpoint pretrained by helpers/pretrain.py; see helpers/pretraining.py",
+        "data": {"train": "People's Daily 1998-01 train slice + review train split text (no labels)",
+                 "corpus_tokens": corpus_tokens, "block_size": block_size},
+        "totals": {"steps": sum(r["steps"] for r in runs), "tokens": sum(r["tokens"] for r in runs),
+                   "epochs": round(sum(r["tokens"] for r in runs) / corpus_tokens, 3),
+                   "seconds": round(sum(r["seconds"] for r in runs), 1)},
+        "runs": runs,
+    }
+    save_checkpoint(model, tokenizer, out, record)
+    reloaded = load_pretrained(model_class, out).to(device)  # report the figures of the saved fp16 weights
+    record["heldout"] = evaluate(kind, reloaded, tokenizer, texts, block_size)
+    (out / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps({"saved": str(out), "heldout": record["heldout"]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
