@@ -97,7 +97,7 @@ PROFILES: dict[str, Profile] = {
         eval_examples=None,
         epochs=2,
         pretrain_steps=300,
-        pretrain_block_size=64,
+        pretrain_block_size=128,
         learning_rate=5e-4,
     ),
     "gpu": Profile(

@@ -86,7 +86,7 @@ def flashcards(questions: Iterable[Question], lang: str = "both"):
     state = {"index": 0, "revealed": False}
     language = w.ToggleButtons(options=[("中文", "zh"), ("English", "en"), ("中/EN", "both")], value=lang)
     card = w.HTML()
-    reveal = w.Button(description="Show answer 显示答案", button_style="info")
+    reveal = w.Button(description="Show answer 显示答案", button_style="info", layout=w.Layout(width="auto"))
     previous = w.Button(description="◀ Prev")
     following = w.Button(description="Next ▶")
     position = w.Label()
@@ -94,7 +94,8 @@ def flashcards(questions: Iterable[Question], lang: str = "both"):
     def render(*_):
         question = deck[state["index"]]
         text = format_question(question, language.value, reveal=state["revealed"])
-        card.value = "<pre style='white-space: pre-wrap; font-size: 14px'>" + _escape(text) + "</pre>"
+        card.value = ("<div style='white-space: pre-wrap; font-size: 14px; line-height: 1.5; max-width: 60em'>"
+                      + _escape(text) + "</div>")
         position.value = f"{state['index'] + 1} / {len(deck)}"
 
     def on_reveal(_):
@@ -138,12 +139,17 @@ def multiple_choice(questions: Iterable[Question], lang: str = "both"):
     score_label = w.Label(value=f"Score 得分: 0 / {len(items)}")
     rows = []
     for question in items:
-        options = [
-            (f"{chr(65 + i)}. " + " / ".join(c.text[code] for code in _langs(lang)), i)
+        # Long option texts go in the HTML above; the radio buttons carry only the letters, because
+        # ipywidgets radio labels do not wrap and long ones overlap each other.
+        option_lines = "".join(
+            f"<div style='margin: 2px 0 2px 1em'><b>{chr(65 + i)}.</b> "
+            + "<br>".join(_escape(c.text[code]) for code in _langs(lang)) + "</div>"
             for i, c in enumerate(question.choices)
-        ]
-        prompt = w.HTML("<b>" + _escape(_bilingual_text(question.question, lang)).replace("\n", "<br>") + "</b>")
-        radio = w.RadioButtons(options=options, value=None, layout=w.Layout(width="auto"))
+        )
+        prompt = w.HTML("<b>" + _escape(_bilingual_text(question.question, lang)).replace("\n", "<br>") + "</b>"
+                        + option_lines)
+        radio = w.RadioButtons(options=[(chr(65 + i), i) for i in range(len(question.choices))], value=None,
+                               orientation="horizontal", description="Answer 答案:")
         button = w.Button(description="Check 提交")
         feedback = w.HTML()
 
