@@ -1,0 +1,160 @@
+"""Sentence classification with a BERT encoder: tokenising, dynamic padding, a plain training loop, metrics.
+
+The loop is the seeds' loop done right: ``model.train()`` / ``model.eval()`` switched, gradients zeroed every
+step, batches padded only to their longest member (a ``DataCollatorWithPadding``), gradient clipping, AdamW
+with warmup and linear decay, validation after every epoch, and the best epoch's weights kept. The test split
+is never touched here: call :func:`evaluate_classifier` on it once, at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from datasets import Dataset
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+
+def tokenize_dataset(dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
+    """Token ids for every review, truncated to ``max_length``; no padding yet (the collator pads per batch)."""
+    if "text" not in dataset.column_names:
+        raise ValueError(f"expected a 'text' column, found {dataset.column_names}")
+
+    def encode(batch: dict) -> dict:
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    return dataset.map(encode, batched=True, remove_columns=["text"], desc="tokenising")
+
+
+def balanced_subset(dataset: Dataset, n: int, seed: int = 0) -> Dataset:
+    """``n`` examples with (as nearly as possible) equal numbers per label, drawn with a fixed seed."""
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    if n >= len(dataset):
+        return dataset
+    labels = np.array(dataset["label"])
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    per_class = [n // len(classes) + (1 if i < n % len(classes) else 0) for i in range(len(classes))]
+    chosen = np.concatenate([rng.choice(np.flatnonzero(labels == c), k, replace=False)
+                             for c, k in zip(classes, per_class)])
+    return dataset.select(sorted(chosen.tolist()))
+
+
+@dataclass
+class FineTuneSettings:
+    """Hyper-parameters of one fine-tuning run."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+
+@dataclass
+class FineTuneResult:
+    """Per-epoch history and the best validation epoch (whose weights the model holds afterwards)."""
+
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_validation_accuracy: float = 0.0
+    seconds: float = 0.0
+
+
+def _loader(dataset: Dataset, collator, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names]
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset.with_format("torch", columns=columns), batch_size=batch_size, shuffle=shuffle,
+                      collate_fn=collator, generator=generator)
+
+
+@torch.no_grad()
+def predict_logits(model: PreTrainedModel, dataset: Dataset, tokenizer: PreTrainedTokenizerBase,
+                   batch_size: int = 128) -> np.ndarray:
+    """Logits for every row of a tokenised dataset, in order."""
+    model.eval()
+    device = next(model.parameters()).device
+    collator = DataCollatorWithPadding(tokenizer)
+    outputs = []
+    for batch in _loader(dataset, collator, batch_size, shuffle=False, seed=0):
+        batch.pop("labels", None)
+        outputs.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+def classification_metrics(labels, predictions) -> dict[str, float]:
+    """Accuracy, and precision / recall / F1 of the positive class (label 1), from scikit-learn."""
+    return {
+        "accuracy": float(accuracy_score(labels, predictions)),
+        "precision": float(precision_score(labels, predictions, zero_division=0)),
+        "recall": float(recall_score(labels, predictions, zero_division=0)),
+        "f1": float(f1_score(labels, predictions, zero_division=0)),
+    }
+
+
+def evaluate_classifier(model: PreTrainedModel, dataset: Dataset, tokenizer: PreTrainedTokenizerBase,
+                        batch_size: int = 128) -> dict[str, float]:
+    """Metrics of ``model`` on a tokenised, labelled dataset."""
+    logits = predict_logits(model, dataset, tokenizer, batch_size)
+    return classification_metrics(np.array(dataset["label"]), logits.argmax(-1))
+
+
+def train_classifier(
+    model: PreTrainedModel,
+    train: Dataset,
+    validation: Dataset,
+    tokenizer: PreTrainedTokenizerBase,
+    settings: FineTuneSettings,
+    progress: bool = True,
+) -> FineTuneResult:
+    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights."""
+    torch.manual_seed(settings.seed)
+    device = next(model.parameters()).device
+    collator = DataCollatorWithPadding(tokenizer)
+    loader = _loader(train, collator, settings.batch_size, shuffle=True, seed=settings.seed)
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not n.endswith(no_decay)],
+         "weight_decay": settings.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
+         "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    total_steps = settings.epochs * len(loader)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * total_steps), total_steps)
+    result = FineTuneResult()
+    best_state = None
+    start = time.perf_counter()
+    for epoch in range(1, settings.epochs + 1):
+        model.train()
+        losses = []
+        for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            loss = model(**batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+        metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
+        result.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                               "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"],
+                               "seconds": time.perf_counter() - start})
+        if metrics["accuracy"] > result.best_validation_accuracy or best_state is None:
+            result.best_epoch, result.best_validation_accuracy = epoch, metrics["accuracy"]
+            best_state = copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result
