@@ -158,3 +158,21 @@ def train_classifier(
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+@torch.no_grad()
+def predict_texts(texts: list[str], model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                  max_length: int = 128, label_names: tuple[str, ...] = ("negative", "positive")) -> list[dict]:
+    """Predicted label and its probability for each raw text (the model is put in eval mode)."""
+    if isinstance(texts, str):
+        raise TypeError("predict_texts expects a list of texts; wrap a single review as [text]")
+    if not texts:
+        return []
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("every item to predict must be a str")
+    model.eval()
+    device = next(model.parameters()).device
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    probabilities = torch.softmax(model(**{k: v.to(device) for k, v in batch.items()}).logits.float(), dim=-1).cpu()
+    best = probabilities.argmax(dim=-1)
+    return [{"label": label_names[int(i)], "probability": float(p[i])} for i, p in zip(best, probabilities)]
