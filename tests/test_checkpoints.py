@@ -68,7 +68,7 @@ def test_recorded_heldout_figures_reproduce(name):
 def test_pretrain_script_writes_a_consistent_checkpoint(tmp_path, capsys):
     out = tmp_path / "bert"
     assert main(["bert", "--steps", "2", "--block-size", "32", "--batch-size", "4", "--from-scratch",
-                 "--out", str(out)]) == 0
+                 "--heldout-limit", "40", "--out", str(out)]) == 0
     record = json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))
     assert record["files"] == file_hashes(out)
     assert record["totals"]["steps"] == 2 and record["totals"]["tokens"] == 2 * 4 * 32
