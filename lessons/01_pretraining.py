@@ -319,6 +319,9 @@ from helpers.pretraining import evaluate_causal_lm
 
 gpt_train = pack_blocks(train_texts, tokenizer, block_size, wrap_cls_sep=False)
 gpt_heldout = pack_blocks(heldout_texts, tokenizer, block_size, wrap_cls_sep=False)
+# Packed blocks have no padding, so the collator's labels are the inputs themselves: the training loop
+# can pass labels=input_ids directly.
+assert torch.equal(lm_collator([{"input_ids": block} for block in gpt_train[:4]])["labels"], gpt_train[:4])
 prompt = tokenizer("中国人民", add_special_tokens=False, return_tensors="pt")["input_ids"]
 
 
