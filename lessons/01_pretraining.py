@@ -26,12 +26,13 @@ import torch
 import transformers
 from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, GPT2LMHeadModel
 
-from helpers import get_profile, set_seed
+from helpers import get_device, get_profile, set_seed
 from helpers.env import print_environment
 
 transformers.logging.disable_progress_bar()  # no loading bars between our own outputs
 set_seed(0)
 profile = get_profile()
+device = get_device(profile)
 print_environment(profile, check_network=False)
 
 # %% [markdown]
@@ -171,8 +172,8 @@ from helpers.models import bert_config
 from helpers.pretraining import mlm_loss
 
 set_seed(0)
-bert = BertForMaskedLM(bert_config(profile))
-batch_inputs, batch_labels = inputs[:32], labels[:32]
+bert = BertForMaskedLM(bert_config(profile)).to(device)
+batch_inputs, batch_labels = inputs[:32].to(device), labels[:32].to(device)
 timings = {}
 for sparse in (False, True):
     start = time.perf_counter()
@@ -196,7 +197,7 @@ from helpers.pretraining import PretrainSettings, evaluate_mlm, pretrain
 bert_settings = PretrainSettings(steps=profile.pretrain_steps, batch_size=profile.batch_size, learning_rate=1e-3,
                                  log_every=max(1, profile.pretrain_steps // 30))
 set_seed(0)
-bert = BertForMaskedLM(bert_config(profile, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+bert = BertForMaskedLM(bert_config(profile, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)).to(device)
 bert_run = pretrain(bert, bert_train, tokenizer, bert_settings)
 print(f"{bert_run.steps} steps, {bert_run.tokens:,} tokens in {bert_run.seconds:.0f} s "
       f"({bert_run.tokens / bert_run.seconds:,.0f} tokens/s)")
@@ -223,7 +224,7 @@ import json
 
 from helpers.models import COURSE_CHECKPOINTS, load_pretrained
 
-course_bert = load_pretrained(BertForMaskedLM, "course-bert")
+course_bert = load_pretrained(BertForMaskedLM, "course-bert").to(device)
 course_record = json.loads((COURSE_CHECKPOINTS["course-bert"] / "training_record.json").read_text(encoding="utf-8"))
 rows = {
     "this lesson": evaluate_mlm(bert, bert_heldout, tokenizer),
@@ -244,8 +245,8 @@ table.style.format({"loss": "{:.3f}", "masked_accuracy": "{:.1%}", "pretraining 
 from transformers import pipeline
 
 sentences = ["中国的首都是北[MASK]。", "今天的天气很[MASK]。", "人民日报记者报[MASK]。", "这本书写得很好，值得推[MASK]。"]
-fill_ours = pipeline("fill-mask", model=bert, tokenizer=tokenizer, top_k=3)
-fill_course = pipeline("fill-mask", model=course_bert, tokenizer=tokenizer, top_k=3)
+fill_ours = pipeline("fill-mask", model=bert, tokenizer=tokenizer, top_k=3, device=device)
+fill_course = pipeline("fill-mask", model=course_bert, tokenizer=tokenizer, top_k=3, device=device)
 show = lambda predictions: " ".join(f"{p['token_str']}({p['score']:.2f})" for p in predictions)
 pd.DataFrame({"sentence": sentences,
               "this lesson": [show(fill_ours(s)) for s in sentences],
@@ -329,7 +330,7 @@ def continue_prompt(model, new_tokens=20):
     """Greedy continuation of the prompt, as text."""
     model.eval()
     with torch.no_grad():
-        output = model.generate(prompt, max_new_tokens=new_tokens, do_sample=False,
+        output = model.generate(prompt.to(model.device), max_new_tokens=new_tokens, do_sample=False,
                                 pad_token_id=tokenizer.pad_token_id)
     model.train()
     return tokenizer.decode(output[0], skip_special_tokens=True)
@@ -337,7 +338,7 @@ def continue_prompt(model, new_tokens=20):
 
 # %%
 set_seed(0)
-gpt = GPT2LMHeadModel(gpt_config(profile, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0))
+gpt = GPT2LMHeadModel(gpt_config(profile, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)).to(device)
 sample_every = max(1, profile.pretrain_steps // 3)
 
 
@@ -359,7 +360,7 @@ print(f"{gpt_run.tokens:,} tokens in {gpt_run.seconds:.0f} s ({gpt_run.tokens / 
 # depends on the tokenizer: a character-level perplexity cannot be compared with a word-level one.
 
 # %%
-course_gpt = load_pretrained(GPT2LMHeadModel, "course-gpt")
+course_gpt = load_pretrained(GPT2LMHeadModel, "course-gpt").to(device)
 gpt_record = json.loads((COURSE_CHECKPOINTS["course-gpt"] / "training_record.json").read_text(encoding="utf-8"))
 perplexities = pd.DataFrame({"this lesson": evaluate_causal_lm(gpt, gpt_heldout),
                              "course-gpt": evaluate_causal_lm(course_gpt, gpt_heldout)}).T[["loss", "perplexity"]]
@@ -406,10 +407,11 @@ with tempfile.TemporaryDirectory() as folder:
     gpt.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     print(sorted(p.name for p in Path(folder).iterdir()))
-    reloaded = load_pretrained(GPT2LMHeadModel, folder)
+    reloaded = load_pretrained(GPT2LMHeadModel, folder).to(device)
 gpt.eval()
 with torch.no_grad():
-    same = torch.equal(gpt(gpt_heldout[:4]).logits, reloaded(gpt_heldout[:4]).logits)
+    check_blocks = gpt_heldout[:4].to(device)
+    same = torch.equal(gpt(check_blocks).logits, reloaded(check_blocks).logits)
 print("identical outputs after reload:", same)
 assert same
 

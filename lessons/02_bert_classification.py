@@ -18,7 +18,7 @@ import torch
 import transformers
 from transformers import BertForSequenceClassification, DataCollatorWithPadding
 
-from helpers import get_profile, set_seed
+from helpers import get_device, get_profile, set_seed
 from helpers.env import print_environment
 
 import datasets
@@ -28,6 +28,7 @@ transformers.logging.set_verbosity_error()  # we print what matters (e.g. which 
 datasets.disable_progress_bars()
 set_seed(0)
 profile = get_profile()
+device = get_device(profile)
 print_environment(profile, check_network=False)
 
 # %% [markdown]
@@ -63,6 +64,7 @@ from helpers.models import load_pretrained
 MODEL_NAME = "course-bert"  # on Colab with internet: "bert-base-chinese" (then also use its tokenizer)
 set_seed(0)
 model, loading = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, output_loading_info=True)
+model.to(device)
 print("newly initialised (trained from scratch now):", sorted(loading["missing_keys"]))
 print("in the checkpoint but unused (the MLM head):", sorted(loading["unexpected_keys"])[:4], "...")
 
@@ -148,6 +150,7 @@ start = time.perf_counter()
 for epoch in range(1, profile.epochs + 1):
     model.train()
     for batch in tqdm(train_loader, desc=f"epoch {epoch}", leave=False):
+        batch = {key: value.to(device) for key, value in batch.items()}
         loss = model(**batch).loss
         optimizer.zero_grad()
         loss.backward()
@@ -324,7 +327,7 @@ pd.DataFrame(predict_texts(new_reviews, model, tokenizer, max_length=profile.max
 folder = tempfile.mkdtemp(prefix="lesson02-model-")
 model.save_pretrained(folder)
 tokenizer.save_pretrained(folder)
-reloaded = load_pretrained(BertForSequenceClassification, folder)
+reloaded = load_pretrained(BertForSequenceClassification, folder).to(device)
 before = predict_logits(model, test.select(range(32)), tokenizer)
 after = predict_logits(reloaded, test.select(range(32)), tokenizer)
 print("identical logits after reload:", np.array_equal(before, after))
@@ -364,7 +367,7 @@ assert np.array_equal(before, after)
 
 # %%
 sample_texts = train_raw["text"][: min(32, len(train_raw))]
-sample_labels = torch.tensor(train_raw["label"][: len(sample_texts)])
+sample_labels = torch.tensor(train_raw["label"][: len(sample_texts)]).to(device)
 model.train()
 
 
@@ -377,8 +380,8 @@ def step_seconds(batch, repeats=3):
     return (time.perf_counter() - start) / repeats
 
 
-padded_512 = tokenizer(sample_texts, padding="max_length", truncation=True, max_length=512, return_tensors="pt")
-dynamic = tokenizer(sample_texts, padding=True, truncation=True, max_length=512, return_tensors="pt")
+padded_512 = tokenizer(sample_texts, padding="max_length", truncation=True, max_length=512, return_tensors="pt").to(device)
+dynamic = tokenizer(sample_texts, padding=True, truncation=True, max_length=512, return_tensors="pt").to(device)
 cost_512, cost_dynamic = step_seconds(padded_512), step_seconds(dynamic)
 print(f"pad to 512: {cost_512:.2f} s/step; dynamic (longest = {dynamic['input_ids'].shape[1]} tokens): "
       f"{cost_dynamic:.2f} s/step; {cost_512 / cost_dynamic:.1f}x slower, "
@@ -414,7 +417,7 @@ except ImportError as error:
 
 # %%
 model.train()
-batch = tokenizer(new_reviews, padding=True, return_tensors="pt")
+batch = tokenizer(new_reviews, padding=True, return_tensors="pt").to(device)
 with torch.no_grad():
     runs = [torch.softmax(model(**batch).logits, dim=-1)[:, 1] for _ in range(5)]
 spread = torch.stack(runs).max(0).values - torch.stack(runs).min(0).values
