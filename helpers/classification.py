@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -116,8 +117,14 @@ def train_classifier(
     tokenizer: PreTrainedTokenizerBase,
     settings: FineTuneSettings,
     progress: bool = True,
+    parameter_groups: list[dict] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> FineTuneResult:
-    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights."""
+    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights.
+
+    ``parameter_groups`` replaces the default AdamW groups (e.g. per-layer learning rates); ``on_step`` is
+    called with the global step after each optimizer step (AdaLoRA's rank allocation needs it).
+    """
     torch.manual_seed(settings.seed)
     device = next(model.parameters()).device
     collator = DataCollatorWithPadding(tokenizer)
@@ -129,11 +136,12 @@ def train_classifier(
         {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
          "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups or groups, lr=settings.learning_rate)
     total_steps = settings.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * total_steps), total_steps)
     result = FineTuneResult()
     best_state = None
+    trainable = [p for p in model.parameters() if p.requires_grad]
     start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
         model.train()
@@ -143,10 +151,12 @@ def train_classifier(
             loss = model(**batch).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
             optimizer.step()
             scheduler.step()
             losses.append(loss.item())
+            if on_step is not None:
+                on_step(scheduler.last_epoch)
         metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
         result.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
                                "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"],

@@ -62,6 +62,8 @@ class Profile:
     pretrain_block_size: int  # tokens per packed pretraining block
     learning_rate: float
     mixed_precision: str | None = None  # None, "fp16" or "bf16"
+    label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
+    strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -84,6 +86,8 @@ PROFILES: dict[str, Profile] = {
         pretrain_steps=5,
         pretrain_block_size=32,
         learning_rate=5e-4,
+        label_sizes=(16, 32),
+        strategy_examples=32,
     ),
     "cpu": Profile(
         name="cpu",
@@ -115,6 +119,8 @@ PROFILES: dict[str, Profile] = {
         pretrain_block_size=128,
         learning_rate=5e-4,
         mixed_precision="fp16",
+        label_sizes=(100, 500, 2000, None),
+        strategy_examples=None,
     ),
 }
 
