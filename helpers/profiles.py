@@ -64,6 +64,8 @@ class Profile:
     mixed_precision: str | None = None  # None, "fp16" or "bf16"
     label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
     strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
+    overfit_examples: int = 400  # lesson 04's deliberately small training set
+    overfit_epochs: int = 8  # lesson 04's (too many) epochs
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -88,6 +90,8 @@ PROFILES: dict[str, Profile] = {
         learning_rate=5e-4,
         label_sizes=(16, 32),
         strategy_examples=32,
+        overfit_examples=32,
+        overfit_epochs=2,
     ),
     "cpu": Profile(
         name="cpu",
@@ -121,6 +125,7 @@ PROFILES: dict[str, Profile] = {
         mixed_precision="fp16",
         label_sizes=(100, 500, 2000, None),
         strategy_examples=None,
+        overfit_epochs=15,
     ),
 }
 
