@@ -27,3 +27,12 @@ def repetition_rate(texts: list[str], n: int = 4) -> float:
             total += 1
             seen.add(gram)
     return repeated / total if total else 0.0
+
+
+def copies_stretch(text: str, corpus: str, window: int = 20) -> bool:
+    """True if some ``window``-character stretch of ``text`` occurs verbatim in ``corpus`` (memorisation check)."""
+    if not isinstance(text, str) or not isinstance(corpus, str):
+        raise TypeError("copies_stretch needs two strings")
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    return any(text[i : i + window] in corpus for i in range(len(text) - window + 1))

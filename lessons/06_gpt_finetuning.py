@@ -176,22 +176,80 @@ for label, texts in generated.items():
 # any 20-character stretch of it (a verbatim copy of a whole review, or of a long part of one):
 
 # %%
+from helpers.generation import copies_stretch
+
 training_text = "\n".join(train_raw["text"])
-
-
-def copies_training_text(text, window=20):
-    return any(text[i : i + window] in training_text for i in range(0, max(1, len(text) - window + 1)))
-
-
 for label, texts in generated.items():
     long_enough = [t for t in texts if len(t) >= 20]
-    rows[CONTROL[label]]["copied 20-char stretch"] = (sum(map(copies_training_text, long_enough)) / len(long_enough)
-                                                      if long_enough else float("nan"))
+    copied = [copies_stretch(t, training_text, 20) for t in long_enough]
+    rows[CONTROL[label]]["copied 20-char stretch"] = sum(copied) / len(copied) if copied else float("nan")
 pd.DataFrame(rows).T.style.format({"controllability": "{:.1%}", "distinct-2": "{:.1%}", "mean length (chars)": "{:.0f}",
                                    "copied 20-char stretch": "{:.1%}"})
 
 # %% [markdown]
-# ## 7. What a model this size can and cannot do (能力边界)
+# ## 7. Exercises (练习)
+#
+# **Exercise 06.1.** Write `control_example(text, label, tokenizer, max_length)`: the ids of the control token
+# (`[POS]` for label 1, `[NEG]` for 0), then the review without special tokens, truncated so that the whole
+# example fits in `max_length`, then `[SEP]`.
+
+# %% tags=["exercise"]
+def control_example(text, label, tokenizer, max_length):
+    """[control token] + review ids (truncated) + [SEP], as a list of ints."""
+    ### BEGIN SOLUTION
+    control = tokenizer.convert_tokens_to_ids("[POS]" if label == 1 else "[NEG]")
+    body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - 2]
+    return [control] + body + [tokenizer.sep_token_id]
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 06.1: replace this line with your code")
+    ### END STUB
+
+
+# %%
+from helpers.exercises import check
+
+check("06.1", control_example)
+
+# %% [markdown]
+# **Exercise 06.2.** Write `distinct_2(texts)`: the number of distinct character bigrams divided by the number of
+# all bigrams, pooled over all texts (a bigram repeated across two texts counts as a repeat).
+
+# %% tags=["exercise"]
+def distinct_2(texts):
+    """Pooled distinct-2 over a list of texts."""
+    ### BEGIN SOLUTION
+    bigrams = [text[i : i + 2] for text in texts for i in range(len(text) - 1)]
+    return len(set(bigrams)) / len(bigrams) if bigrams else 0.0
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 06.2: replace this line with your code")
+    ### END STUB
+
+
+# %%
+check("06.2", distinct_2)
+
+# %% [markdown]
+# **Exercise 06.3.** Write `copies_training(text, training_text, window)`: `True` if any stretch of `window`
+# consecutive characters of `text` occurs in `training_text`.
+
+# %% tags=["exercise"]
+def copies_training(text, training_text, window):
+    """Does some window-long stretch of text occur verbatim in training_text?"""
+    ### BEGIN SOLUTION
+    return any(text[i : i + window] in training_text for i in range(len(text) - window + 1))
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 06.3: replace this line with your code")
+    ### END STUB
+
+
+# %%
+check("06.3", copies_training)
+
+# %% [markdown]
+# ## 8. What a model this size can and cannot do (能力边界)
 #
 # A 4-layer, 4.7M-parameter GPT trained for minutes learns the surface of reviews: typical words, punctuation,
 # product and hotel vocabulary, and, through the control token, which of them go with praise or complaint. It
@@ -200,13 +258,13 @@ pd.DataFrame(rows).T.style.format({"controllability": "{:.1%}", "distinct-2": "{
 # BertTokenizer + GPT2LMHeadModel pairing) fine-tuned with this same notebook writes far more fluent reviews:
 # set `MODEL_NAME` to it on Colab with a GPU.
 #
-# ## 8. Summary (小结)
+# ## 9. Summary (小结)
 #
 # * Conditional generation needs no new architecture: a control token in front of each training text is enough.
 # * Measure what you want (the judge's controllability), what you must not lose (perplexity, diversity), and what
 #   you must not do (copy the training data).
 #
-# ## 9. Interview questions (面试题)
+# ## 10. Interview questions (面试题)
 
 # %%
 from helpers.interview.quiz import show_lesson_questions

@@ -18,3 +18,16 @@ def test_repetition_rate():
     assert repetition_rate(["abcabc"], 3) == pytest.approx(1 / 4)
     with pytest.raises(ValueError):
         repetition_rate("abc")
+
+
+def test_copies_stretch():
+    from helpers.generation import copies_stretch
+
+    corpus = "这家酒店的服务非常好。"
+    assert copies_stretch("我觉得这家酒店的服务", corpus, 6)
+    assert not copies_stretch("服务一般", corpus, 6)
+    assert not copies_stretch("很好", corpus, 6)  # shorter than the window
+    with pytest.raises(ValueError):
+        copies_stretch("abc", corpus, 0)
+    with pytest.raises(TypeError):
+        copies_stretch(None, corpus, 3)
