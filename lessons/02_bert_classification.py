@@ -31,6 +31,10 @@ profile = get_profile()
 device = get_device(profile)
 print_environment(profile, check_network=False)
 
+# The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
+# with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
+MODEL_NAME = "course-bert"
+
 # %% [markdown]
 # ## 1. Data (数据)
 #
@@ -40,10 +44,10 @@ print_environment(profile, check_network=False)
 # %%
 from helpers.classification import balanced_subset, tokenize_dataset
 from helpers.data import LABEL_NAMES, load_reviews
-from helpers.tokenization import load_course_tokenizer
+from helpers.models import load_tokenizer
 
 reviews = load_reviews()
-tokenizer = load_course_tokenizer()
+tokenizer = load_tokenizer(MODEL_NAME)
 train_raw = balanced_subset(reviews["train"], profile.train_examples) if profile.train_examples else reviews["train"]
 validation_raw = reviews["validation"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["validation"]
 test_raw = reviews["test"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["test"]
@@ -61,7 +65,6 @@ print({name: len(d) for name, d in [("train", train), ("validation", validation)
 # %%
 from helpers.models import load_pretrained
 
-MODEL_NAME = "course-bert"  # on Colab with internet: "bert-base-chinese" (then also use its tokenizer)
 set_seed(0)
 model, loading = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, output_loading_info=True)
 model.to(device)

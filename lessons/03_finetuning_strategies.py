@@ -38,6 +38,10 @@ profile = get_profile()
 device = get_device(profile)
 print_environment(profile, check_network=False)
 
+# The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
+# with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
+MODEL_NAME = "course-bert"
+
 # %% [markdown]
 # ## 1. Data and a common recipe (数据与统一设置)
 
@@ -45,11 +49,10 @@ print_environment(profile, check_network=False)
 from helpers.classification import FineTuneSettings, balanced_subset, evaluate_classifier, tokenize_dataset, train_classifier
 from helpers.data import load_reviews
 from helpers.models import load_pretrained
-from helpers.tokenization import load_course_tokenizer
+from helpers.models import load_tokenizer
 
-MODEL_NAME = "course-bert"  # on Colab with internet: "bert-base-chinese" (and its tokenizer)
 reviews = load_reviews()
-tokenizer = load_course_tokenizer()
+tokenizer = load_tokenizer(MODEL_NAME)
 validation = tokenize_dataset(reviews["validation"].select(range(profile.eval_examples or 1000)), tokenizer, profile.max_length)
 test = tokenize_dataset(reviews["test"].select(range(profile.eval_examples or len(reviews["test"]))), tokenizer, profile.max_length)
 print(f"validation {len(validation)} reviews (chooses the epoch), test {len(test)} reviews (reported once per run)")

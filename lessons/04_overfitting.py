@@ -32,6 +32,10 @@ profile = get_profile()
 device = get_device(profile)
 print_environment(profile, check_network=False)
 
+# The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
+# with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
+MODEL_NAME = "course-bert"
+
 # %% [markdown]
 # ## 1. A small training set, too many epochs (制造过拟合)
 
@@ -39,11 +43,10 @@ print_environment(profile, check_network=False)
 from helpers.classification import FineTuneSettings, balanced_subset, evaluate_classifier, tokenize_dataset, train_classifier
 from helpers.data import load_reviews
 from helpers.models import load_pretrained
-from helpers.tokenization import load_course_tokenizer
+from helpers.models import load_tokenizer
 
-MODEL_NAME = "course-bert"
 reviews = load_reviews()
-tokenizer = load_course_tokenizer()
+tokenizer = load_tokenizer(MODEL_NAME)
 small_raw = balanced_subset(reviews["train"], profile.overfit_examples, seed=0)
 small = tokenize_dataset(small_raw, tokenizer, profile.max_length)
 validation = tokenize_dataset(reviews["validation"].select(range(profile.eval_examples or 500)), tokenizer, profile.max_length)
