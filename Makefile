@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test notebooks lock clean
+.PHONY: setup lab test test-gpu notebooks lock clean
 
 # torch first and on its own: a plain `pip install torch` (or a dependency asking for it) would pull
 # a different build with several GB of CUDA packages; 2.13.0 is the version the course is tested on.
@@ -24,6 +24,10 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	COURSE_PROFILE=smoke $(BIN)/python -m pytest
+
+# Every lesson and solution in the gpu profile (needs CUDA; used by .github/workflows/gpu.yml).
+test-gpu: $(STAMP)
+	COURSE_PROFILE=gpu $(BIN)/python -m pytest notebooks solutions
 
 # Regenerate notebooks/ and solutions/ from lessons/ (run after editing a lesson source).
 notebooks: $(STAMP)

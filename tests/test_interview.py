@@ -181,3 +181,26 @@ def test_terminal_drill_lists_questions_without_stdin():
 def test_terminal_drill_rejects_bad_lesson():
     result = run_cli("--lesson", "0")
     assert result.returncode == 2 and "two-digit" in result.stderr
+
+
+def test_mock_interview_spreads_over_topics_and_is_seeded(bank):
+    from helpers.interview import mock_interview
+
+    drawn = mock_interview(bank, n=8, seed=3)
+    assert len(drawn) == 8 and len({q.id for q in drawn}) == 8
+    assert len({q.topic for q in drawn}) >= min(5, len({q.topic for q in bank}))
+    assert [q.id for q in drawn] == [q.id for q in mock_interview(bank, n=8, seed=3)]
+    assert [q.difficulty for q in drawn] == sorted(q.difficulty for q in drawn)
+    assert all(q.difficulty == 1 for q in mock_interview(bank, n=5, max_difficulty=1))
+    assert len(mock_interview(bank, n=10_000)) == len(bank)
+    with pytest.raises(ValueError, match="positive int"):
+        mock_interview(bank, n=0)
+
+
+def test_study_plan_counts_every_question(bank):
+    from helpers.interview import study_plan
+
+    plan = study_plan(bank)
+    assert sum(row["questions"] for row in plan) == len(bank)
+    assert all(row["easy"] + row["medium"] + row["hard"] == row["questions"] for row in plan)
+    assert {row["topic"] for row in plan} == {q.topic for q in bank}

@@ -55,3 +55,17 @@ def test_ci_installs_torch_first_then_runs_the_readme_test_command():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     stamp_recipe = makefile[makefile.index("$(STAMP):"):makefile.index("setup:")]
     assert stamp_recipe.index("torch==2.13.0") < stamp_recipe.index('-e ".[dev]"')
+
+
+def test_workflows_are_valid_and_gpu_runs_on_the_documented_label():
+    cpu = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    gpu = yaml.safe_load((ROOT / ".github" / "workflows" / "gpu.yml").read_text(encoding="utf-8"))
+    assert any("bash .ci/run" in step.get("run", "") for step in cpu["jobs"]["test"]["steps"])
+    job = gpu["jobs"]["notebooks-gpu"]
+    assert job["runs-on"] == ["self-hosted", "linux", "gpu"]
+    triggers = gpu[True] if True in gpu else gpu["on"]  # YAML 1.1 reads the key `on` as True
+    assert "schedule" in triggers and "push" not in triggers
+    assert any("make test-gpu" in step.get("run", "") for step in job["steps"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "self-hosted, linux, gpu" in readme
+    assert re.search(r"^test-gpu:", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)

@@ -19,6 +19,7 @@ quizzes in Jupyter (ipywidgets, with a plain-text fallback); ``python -m helpers
 in a terminal.
 """
 
-from .bank import TOPICS, Choice, Question, BankError, load_bank, parse_entry, select_questions
+from .bank import TOPICS, BankError, Choice, Question, load_bank, mock_interview, parse_entry, select_questions, study_plan
 
-__all__ = ["TOPICS", "Choice", "Question", "BankError", "load_bank", "parse_entry", "select_questions"]
+__all__ = ["TOPICS", "BankError", "Choice", "Question", "load_bank", "mock_interview", "parse_entry", "select_questions",
+           "study_plan"]

