@@ -19,3 +19,14 @@ def exercise_namespace(lesson_stem: str, target: str = "solutions") -> dict:
         if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
             exec(compile(cell.source, f"<{lesson_stem} exercise>", "exec"), namespace)
     return namespace
+
+
+def failure(exercise_id: str, answer) -> str:
+    """The message check() raises for a wrong answer (the test fails if it does not raise)."""
+    import pytest
+
+    from helpers.exercises import ExerciseFailed, check
+
+    with pytest.raises(ExerciseFailed) as info:
+        check(exercise_id, answer)
+    return str(info.value)

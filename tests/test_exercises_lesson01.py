@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.exercises import ExerciseFailed, check
-from lesson_sources import exercise_namespace
+from helpers.exercises import check
+from lesson_sources import exercise_namespace, failure
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,6 @@ def test_solutions_pass_and_stubs_are_not_attempted(solved, stubs, exercise_id, 
     assert not result.attempted and not result.passed
 
 
-def failure(exercise_id, answer):
-    with pytest.raises(ExerciseFailed) as info:
-        check(exercise_id, answer)
-    return str(info.value)
 
 
 # ---- 01.1 masking: wrong answers a learner plausibly writes ----

@@ -1,8 +1,8 @@
 import pytest
 from peft import LoraConfig, TaskType
 
-from helpers.exercises import ExerciseFailed, check
-from lesson_sources import exercise_namespace
+from helpers.exercises import check
+from lesson_sources import exercise_namespace, failure
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +22,6 @@ def test_solutions_pass_and_stubs_are_not_attempted(solved, stubs, exercise_id, 
     assert not check(exercise_id, stubs[name]).attempted
 
 
-def failure(exercise_id, answer):
-    with pytest.raises(ExerciseFailed) as info:
-        check(exercise_id, answer)
-    return str(info.value)
 
 
 @pytest.mark.parametrize("wrong,message", [

@@ -3,8 +3,8 @@ import random
 import pytest
 import torch
 
-from helpers.exercises import ExerciseFailed, check
-from lesson_sources import exercise_namespace
+from helpers.exercises import check
+from lesson_sources import exercise_namespace, failure
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,6 @@ def test_solutions_pass_and_stubs_are_not_attempted(solved, stubs):
     assert not check("04.3", (stubs["fgm_attack"], stubs["fgm_restore"])).attempted
 
 
-def failure(exercise_id, answer):
-    with pytest.raises(ExerciseFailed) as info:
-        check(exercise_id, answer)
-    return str(info.value)
 
 
 class StopsAtFirstBadEpoch:
