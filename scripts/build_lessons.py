@@ -10,6 +10,8 @@ exercise cells, two marked blocks hold the two versions of the learner's code::
     raise NotImplementedError("Exercise 00.1: your code here")
     ### END STUB
 
+Every notebook opens with an "Open in Colab" badge and, after its title, the Colab set-up cell
+(:mod:`helpers.colab`: one constant holds the repository address).
 ``notebooks/NN_topic.ipynb`` keeps the stubs, ``solutions/NN_topic.ipynb`` keeps the solutions.
 Cells tagged ``solutions-only`` / ``notebooks-only`` appear in one of the two. Both outputs are
 deterministic, so ``tests/test_lessons_build.py`` can regenerate them and fail on any drift.
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+
+from helpers.colab import colab_badge, setup_cell_source
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = ROOT / "lessons"
@@ -52,7 +56,7 @@ def build(source_path: Path, target: str) -> nbformat.NotebookNode:
     if target not in TARGETS:
         raise ValueError(f"target must be one of {sorted(TARGETS)}")
     source = jupytext.reads(source_path.read_text(encoding="utf-8"), fmt="py:percent")
-    cells = []
+    cells = [nbformat.v4.new_markdown_cell(colab_badge(f"{target}/{source_path.stem}.ipynb"))]
     if target == "solutions":
         cells.append(nbformat.v4.new_markdown_cell(_SOLUTIONS_BANNER.format(name=source_path.stem)))
     skip_tag = "notebooks-only" if target == "solutions" else "solutions-only"
@@ -67,6 +71,8 @@ def build(source_path: Path, target: str) -> nbformat.NotebookNode:
         else:
             new = nbformat.v4.new_markdown_cell(text, metadata=metadata)
         cells.append(new)
+        if len(source.cells) and cell is source.cells[0]:  # right after the title: the Colab set-up cell
+            cells.append(nbformat.v4.new_code_cell(setup_cell_source(), metadata={"tags": ["colab-setup"]}))
     for index, cell in enumerate(cells):
         cell["id"] = f"{source_path.stem[:2]}-{target[0]}-{index:03d}"
     notebook = nbformat.v4.new_notebook(cells=cells)
