@@ -156,13 +156,18 @@ class PretrainResult:
 
 
 def lr_at(step: int, settings: PretrainSettings, time_fraction: float = 0.0) -> float:
-    """Linear warmup to the peak, then cosine decay to ``min_lr_fraction`` of it."""
-    warmup = max(1, int(settings.warmup_fraction * settings.steps))
-    if step < warmup:
-        return settings.learning_rate * (step + 1) / warmup
-    progress = min(1.0, max((step - warmup) / max(1, settings.steps - warmup), time_fraction))
+    """Linear warmup to the peak, then cosine decay to ``min_lr_fraction`` of it.
+
+    Progress is the larger of the step fraction and ``time_fraction`` (time-boxed runs), in the warmup as well
+    as in the decay: with a time box and a generous ``steps``, the schedule still warms up and decays in time.
+    """
+    warmup_fraction = settings.warmup_fraction
+    progress = max((step + 1) / max(1, settings.steps), time_fraction)
+    if progress < warmup_fraction:
+        return settings.learning_rate * progress / warmup_fraction
+    decay = min(1.0, (progress - warmup_fraction) / max(1e-9, 1 - warmup_fraction))
     floor = settings.min_lr_fraction
-    return settings.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    return settings.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * decay)))
 
 
 def _optimizer(model: torch.nn.Module, settings: PretrainSettings) -> torch.optim.AdamW:

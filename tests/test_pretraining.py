@@ -128,6 +128,16 @@ def test_lr_schedule_warms_up_then_decays():
     assert lr_at(50, settings, time_fraction=1.0) == pytest.approx(0.1)  # time box reached: floor
 
 
+def test_time_boxed_schedule_warms_up_and_decays_by_time():
+    # A time box with a generous step count: time must drive the warmup too (a step-based warmup of
+    # 5% of 100,000 steps would never end within the box, and the learning rate would never decay).
+    settings = PretrainSettings(steps=100_000, learning_rate=1.0, warmup_fraction=0.05, min_lr_fraction=0.1)
+    assert lr_at(10, settings, time_fraction=0.025) == pytest.approx(0.5)
+    assert lr_at(20, settings, time_fraction=0.05) == pytest.approx(1.0)
+    assert lr_at(30, settings, time_fraction=0.525) == pytest.approx(0.55)
+    assert lr_at(40, settings, time_fraction=0.999) == pytest.approx(0.1, abs=1e-3)
+
+
 @pytest.mark.parametrize("kind", ["bert", "gpt"])
 def test_pretraining_lowers_the_loss(tokenizer, kind):
     torch.manual_seed(0)
