@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -170,6 +170,8 @@ def get_profile(name: str | None = None) -> Profile:
             "Profile 'gpu' needs a CUDA GPU, and torch sees none. Use 'cpu' on this machine "
             f"(`export {PROFILE_ENV_VAR}=cpu`), or on Colab pick Runtime > Change runtime type > GPU."
         )
+    if chosen == "gpu":  # bf16 where the GPU supports it (A100, H100, L4), else fp16 (T4, V100)
+        return replace(PROFILES["gpu"], mixed_precision="bf16" if torch.cuda.is_bf16_supported() else "fp16")
     return PROFILES[chosen]
 
 

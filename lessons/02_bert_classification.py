@@ -227,6 +227,7 @@ arguments = TrainingArguments(
     per_device_eval_batch_size=profile.eval_batch_size, eval_strategy="epoch", save_strategy="epoch",
     load_best_model_at_end=True, metric_for_best_model="accuracy", save_total_limit=1, logging_strategy="epoch",
     report_to="none", seed=0, use_cpu=profile.name != "gpu", fp16=profile.mixed_precision == "fp16",
+    bf16=profile.mixed_precision == "bf16",
 )
 trainer = Trainer(model=trainer_model, args=arguments, train_dataset=train, eval_dataset=validation,
                   processing_class=tokenizer, data_collator=collator, compute_metrics=course_compute_metrics)

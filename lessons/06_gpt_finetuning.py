@@ -110,6 +110,7 @@ arguments = TrainingArguments(
     warmup_steps=0.05, weight_decay=0.01, per_device_train_batch_size=profile.batch_size, save_strategy="no",
     logging_strategy="epoch", report_to="none", seed=0, use_cpu=profile.name != "gpu",
     fp16=profile.mixed_precision == "fp16",
+    bf16=profile.mixed_precision == "bf16",
 )
 trainer = Trainer(model=model, args=arguments, train_dataset=train, data_collator=collator, processing_class=tokenizer)
 trainer.train()

@@ -58,6 +58,14 @@ def test_gpu_profile_without_cuda_says_what_to_do(monkeypatch):
         get_profile("gpu")
 
 
+@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
+def test_gpu_profile_picks_bf16_where_supported(monkeypatch, bf16, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
+    assert get_profile("gpu").mixed_precision == expected
+    assert get_profile("cpu").mixed_precision is None
+
+
 def test_profiles_grow_from_smoke_to_gpu():
     smoke, cpu, gpu = PROFILES["smoke"], PROFILES["cpu"], PROFILES["gpu"]
     assert smoke.pretrain_steps < cpu.pretrain_steps < gpu.pretrain_steps

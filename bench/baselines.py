@@ -1,0 +1,82 @@
+"""Classical baselines on the frozen review split: what a fine-tuned BERT has to beat.
+
+* TF-IDF over character 1-3-grams + logistic regression (C=10), trained on 100 / 500 / 2,000 / all training labels
+  (balanced subsets drawn exactly as lesson 03 draws them), test accuracy once each;
+* snownlp's naive Bayes sentiment classifier (words from snownlp's segmenter, stop words removed), **retrained on
+  the training split only**. snownlp's shipped model was trained on these very review files, test split included,
+  so using it as-is would report a leaked, meaningless figure; it is measured here too, only to show how much.
+
+    python bench/baselines.py            # a few minutes on 2 CPU cores (snownlp's segmenter is pure Python)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+
+from helpers.classification import balanced_subset
+from helpers.data import load_reviews
+from helpers.pretrain import hardware
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def tfidf_accuracy(train, test) -> float:
+    """Test accuracy of TF-IDF char 1-3-grams + logistic regression trained on ``train``."""
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    classifier = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(train["text"]), train["label"])
+    return float(classifier.score(vectorizer.transform(test["text"]), test["label"]))
+
+
+def naive_bayes_accuracy(train_words: list[list[str]], train_labels: list[int], test_words, test_labels) -> float:
+    """snownlp's Bayes classifier trained on already-segmented ``train_words``; accuracy at threshold 0.5."""
+    from snownlp.classification.bayes import Bayes
+
+    classifier = Bayes()
+    classifier.train([[words, "pos" if label == 1 else "neg"] for words, label in zip(train_words, train_labels)])
+    predictions = [1 if classifier.classify(words)[0] == "pos" else 0 for words in test_words]
+    return float(accuracy_score(test_labels, predictions))
+
+
+def segment(texts: list[str]) -> list[list[str]]:
+    """snownlp's own pre-processing for sentiment: its word segmenter, then its stop-word filter."""
+    from snownlp import normal, seg
+
+    return [normal.filter_stop(seg.seg(text)) for text in texts]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 0], help="0 = all labels")
+    args = parser.parse_args()
+    reviews = load_reviews()
+    train, test = reviews["train"], reviews["test"]
+    rows = []
+    train_words, test_words = segment(list(train["text"])), segment(list(test["text"]))
+    position = {text: index for index, text in enumerate(train["text"])}
+    for size in args.sizes:
+        subset = balanced_subset(train, size, seed=0) if size else train
+        indices = [position[text] for text in subset["text"]]
+        rows.append({
+            "labels": len(subset),
+            "tfidf_logistic_regression": tfidf_accuracy(subset, test),
+            "snownlp_naive_bayes_retrained": naive_bayes_accuracy(
+                [train_words[i] for i in indices], list(subset["label"]), test_words, list(test["label"])),
+        })
+        print(json.dumps(rows[-1]), flush=True)
+    from snownlp import sentiment  # the shipped model, trained on all of these reviews: leaked
+
+    leaked = accuracy_score(test["label"], [int(sentiment.classify(text) > 0.5) for text in test["text"]])
+    report = {"hardware": hardware(), "test_examples": len(test), "results": rows, "snownlp_shipped_model_leaked_test_accuracy": float(leaked)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "baselines.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Run lessons top to bottom in one profile and record wall time and peak memory (the README's runtime table).
+
+    python scripts/run_lessons.py --profile cpu                  # every solutions notebook, cpu profile
+    python scripts/run_lessons.py --profile smoke 02 03          # some lessons
+    python scripts/run_lessons.py --profile gpu --target notebooks
+
+Each notebook runs in a fresh kernel with ``COURSE_PROFILE`` set, exactly as "restart and run all" would. The
+executed copy (with every output: the measured tables and plots) goes to ``build/executed/<profile>/``; wall
+time, peak resident memory of the kernel and, with CUDA, peak GPU memory allocated by torch go to
+``bench/results/lesson_runtimes.json``, keyed by profile and lesson, with the hardware named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "lesson_runtimes.json"
+PEAK_CELL = """\
+import json as _json, resource as _resource, torch as _torch
+print("PEAK", _json.dumps({
+    "peak_rss_mib": round(_resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss / 1024),
+    "peak_gpu_mib": round(_torch.cuda.max_memory_allocated() / 2**20) if _torch.cuda.is_available() else None,
+    "torch_threads": _torch.get_num_threads(),
+}))
+"""
+
+
+def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> dict:
+    """Execute one notebook in a fresh kernel; return its measurements (raises if a cell fails)."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+    os.environ["COURSE_PROFILE"] = profile
+    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    peak_output = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
+    figures = json.loads(peak_output.split("PEAK", 1)[1])
+    notebook.cells.pop()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_dir / path.name)
+    return {"seconds": round(seconds, 1), **figures}
+
+
+def hardware() -> str:
+    from helpers.pretrain import hardware as describe
+
+    return describe()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lessons", nargs="*", help="lesson numbers, e.g. 02 05 (default: all)")
+    parser.add_argument("--profile", required=True, choices=("smoke", "cpu", "gpu"))
+    parser.add_argument("--target", default="solutions", choices=("solutions", "notebooks"))
+    parser.add_argument("--cell-timeout", type=int, default=3600)
+    args = parser.parse_args()
+    paths = sorted((ROOT / args.target).glob("[0-9][0-9]_*.ipynb"))
+    if args.lessons:
+        paths = [p for p in paths if p.name[:2] in args.lessons]
+        if not paths:
+            parser.error(f"no {args.target} notebook matches {args.lessons}")
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    out_dir = ROOT / "build" / "executed" / args.profile
+    for path in paths:
+        print(f"{path.relative_to(ROOT)} ({args.profile}) ...", flush=True)
+        figures = run_notebook(path, args.profile, out_dir, args.cell_timeout)
+        figures.update(hardware=hardware(), target=args.target,
+                       date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
+        results.setdefault(args.profile, {})[path.stem] = figures
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"  {figures['seconds'] / 60:.1f} min, peak RSS {figures['peak_rss_mib']} MiB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
