@@ -117,6 +117,41 @@ remedy("FGM adversarial training (epsilon 1.0)", fresh_model(hidden_dropout_prob
        adversarial_epsilon=1.0)
 
 # %% [markdown]
+# **Weight decay (权重衰减) and L1.** AdamW's weight decay shrinks every weight a little each step, the decoupled
+# form of an L2 penalty. An L1 penalty (which drives weights to exactly zero) is rare for transformers: sparsity in
+# scattered single weights saves nothing on dense hardware, and its gradient does not vanish near zero, so it keeps
+# pushing useful pretrained weights around.
+#
+# **Early stopping (早停) with `Trainer`.** The library version of the patience rule above: evaluate every epoch,
+# stop after 2 epochs without a lower validation loss, and restore the best epoch's weights at the end
+# (`EarlyStoppingCallback` + `load_best_model_at_end`, which needs a checkpoint saved every epoch).
+
+# %%
+import tempfile
+
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+
+stopping_args = TrainingArguments(
+    output_dir=tempfile.mkdtemp(prefix="lesson04-"), num_train_epochs=profile.overfit_epochs, learning_rate=1e-4,
+    weight_decay=0.0, per_device_train_batch_size=profile.batch_size, per_device_eval_batch_size=profile.eval_batch_size,
+    eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
+    metric_for_best_model="eval_loss", greater_is_better=False, logging_strategy="epoch", report_to="none", seed=0,
+    use_cpu=profile.name != "gpu", disable_tqdm=True,
+)
+stopping_trainer = Trainer(model=fresh_model(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
+                           args=stopping_args, train_dataset=small, eval_dataset=validation,
+                           data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+                           callbacks=[EarlyStoppingCallback(early_stopping_patience=2)])
+stopping_trainer.train()
+evaluations = [row for row in stopping_trainer.state.log_history if "eval_loss" in row]
+best = min(evaluations, key=lambda row: row["eval_loss"])
+print(f"Trainer: ran {len(evaluations)} of {profile.overfit_epochs} epochs, restored epoch {best['epoch']:.0f} "
+      f"(validation loss {best['eval_loss']:.3f}); final model's validation loss "
+      f"{stopping_trainer.evaluate()['eval_loss']:.3f}")
+hand = runs["early stopping (patience 2)"][1]
+print(f"hand-written loop: ran {len(hand.history)} epochs, restored epoch {hand.best_epoch}")
+
+# %% [markdown]
 # **Data augmentation (数据增强).** EDA-style edits at the character level make new, slightly damaged copies of
 # each training review: delete, swap or insert characters taken from the review itself. Synonym replacement and
 # back-translation are the classic stronger options, but they need a Chinese thesaurus or a translation model,
