@@ -7,6 +7,10 @@
   so using it as-is would report a leaked, meaningless figure; it is measured here too, only to show how much.
 
     python bench/baselines.py            # a few minutes on 2 CPU cores (snownlp's segmenter is pure Python)
+    python bench/baselines.py --draws-only   # only the spread of TF-IDF over 10 subset draws (seconds)
+
+One balanced subset (seed 0) is what the lessons use, so every model is compared on the same reviews; the spread
+of TF-IDF over ten draws (seeds 0-9) shows how much a single draw of 100 or 500 labels can move a figure.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
@@ -50,12 +55,30 @@ def segment(texts: list[str]) -> list[list[str]]:
     return [normal.filter_stop(seg.seg(text)) for text in texts]
 
 
+def tfidf_draws(train, test, sizes, draws: int = 10) -> list[dict]:
+    """TF-IDF test accuracy on ``draws`` different balanced subsets per size: mean, spread, extremes."""
+    rows = []
+    for size in sizes:
+        scores = [tfidf_accuracy(balanced_subset(train, size, seed=seed), test) for seed in range(draws)]
+        rows.append({"labels": size, "draws": draws, "mean": float(np.mean(scores)), "std": float(np.std(scores)),
+                     "min": min(scores), "max": max(scores), "seed_0": scores[0]})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000, 0], help="0 = all labels")
+    parser.add_argument("--draws-only", action="store_true", help="only add the TF-IDF spread to baselines.json")
     args = parser.parse_args()
     reviews = load_reviews()
     train, test = reviews["train"], reviews["test"]
+    draws = tfidf_draws(train, test, [size for size in args.sizes if size])
+    if args.draws_only:
+        report = json.loads((RESULTS / "baselines.json").read_text())
+        report["tfidf_draws"] = draws
+        (RESULTS / "baselines.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(draws, indent=2))
+        return
     rows = []
     train_words, test_words = segment(list(train["text"])), segment(list(test["text"]))
     position = {text: index for index, text in enumerate(train["text"])}
