@@ -5,6 +5,7 @@ Fine-tunes ``course-bert`` and a randomly initialised copy on a balanced subset 
 + logistic-regression baseline trained on the same labels.
 
     python bench/label_efficiency.py --labels 500 --epochs 8
+    python bench/label_efficiency.py --labels 13891 --epochs 2 --models course-bert     # all labels
 """
 
 from __future__ import annotations
@@ -40,14 +41,18 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--lr-pretrained", type=float, default=1e-4)
     parser.add_argument("--lr-scratch", type=float, default=5e-4)
+    parser.add_argument("--models", nargs="+", default=["course-bert", "scratch"], choices=["course-bert", "scratch"])
     args = parser.parse_args()
     tokenizer = load_course_tokenizer()
     reviews = load_reviews()
-    subset = balanced_subset(reviews["train"], args.labels, seed=0)
+    subset = (balanced_subset(reviews["train"], args.labels, seed=0) if args.labels < len(reviews["train"])
+              else reviews["train"])
     train, validation, test = (tokenize_dataset(d, tokenizer, args.max_length)
                                for d in (subset, reviews["validation"], reviews["test"]))
     rows = {"tf-idf + logistic regression": {"test_accuracy": tfidf_accuracy(subset, reviews["test"])}}
     for name, lr in (("course-bert", args.lr_pretrained), ("scratch", args.lr_scratch)):
+        if name not in args.models:
+            continue
         torch.manual_seed(0)
         model = load_pretrained(BertForSequenceClassification, "course-bert", num_labels=2)
         if name == "scratch":

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -101,7 +102,12 @@ def peft_model(model: BertForSequenceClassification, method: str, total_steps: i
 
 
 def saved_size(model: torch.nn.Module) -> int:
-    """Bytes that ``save_pretrained`` writes: the adapter alone for a PEFT model, everything otherwise."""
-    with tempfile.TemporaryDirectory() as folder:
+    """Bytes that ``save_pretrained`` writes: the adapter alone for a PEFT model, everything otherwise.
+
+    AdaLoRA prunes some matrices to rank 0; peft then warns that zero-sized LoRA tensors look like unsharded
+    DeepSpeed/FSDP weights. Here they are simply pruned, so that one warning is silenced.
+    """
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*LoRA tensor\(s\) have invalid shape")
         model.save_pretrained(folder)
         return sum(path.stat().st_size for path in Path(folder).rglob("*") if path.is_file())
