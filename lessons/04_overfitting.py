@@ -212,6 +212,15 @@ plt.show()
 # budget, same seed) did not help on this data, however often it is recommended. One seed is one draw: a
 # difference of a point or two can be noise (the next cell shows how large noise can look).
 #
+# One case to check by arithmetic rather than by experiment: AdamW's decoupled weight decay multiplies each weight
+# by `1 - lr × wd` per step, so the total shrinkage over the run is about `steps × lr × wd`:
+
+# %%
+decay_steps = profile.overfit_epochs * -(-len(small) // profile.batch_size)
+print(f"weight decay 0.1 at lr 1e-4 over {decay_steps} steps shrinks every weight by about "
+      f"{decay_steps * 1e-4 * 0.1:.2%}: too little to regularise anything in a run this short")
+
+# %% [markdown]
 # ## 5. Selecting on test inflates the result (在测试集上挑选的代价)
 #
 # Suppose you had reported whichever of these runs scored best **on test**. How much better would it look than
