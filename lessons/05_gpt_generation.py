@@ -224,6 +224,11 @@ pd.DataFrame(table).T.style.format("{:.1%}")
 # 4-grams). Sampling is more diverse; high temperature becomes incoherent; top-p and a repetition penalty are
 # the usual compromise. Read the samples as well as the numbers.
 #
+# The two beam rows are identical, and that is the lesson about `length_penalty`: it only re-ranks *finished*
+# hypotheses of different lengths. Here nothing finishes (`eos_token_id=None`: the course GPT was pretrained on
+# packed text without an end-of-text token), so every beam is exactly `max_new_tokens` long and the penalty cannot
+# change the ranking. It matters once the model can stop, as the review model of lesson 06 can (`[SEP]` ends a review).
+#
 # ## 4. The KV cache (键值缓存), measured
 #
 # Without a cache, every new token re-runs the model over the whole text so far: the work per token grows with
