@@ -225,9 +225,10 @@ pd.DataFrame(table).T.style.format("{:.1%}")
 # the usual compromise. Read the samples as well as the numbers.
 #
 # The two beam rows are identical, and that is the lesson about `length_penalty`: it only re-ranks *finished*
-# hypotheses of different lengths. Here nothing finishes (`eos_token_id=None`: the course GPT was pretrained on
-# packed text without an end-of-text token), so every beam is exactly `max_new_tokens` long and the penalty cannot
-# change the ranking. It matters once the model can stop, as the review model of lesson 06 can (`[SEP]` ends a review).
+# hypotheses of different lengths. Here nothing finishes: the cell passes `eos_token_id=None` so that every
+# strategy writes the same number of characters, every beam is exactly `max_new_tokens` long, and the penalty has
+# nothing to re-rank. With `eos_token_id=tokenizer.sep_token_id` (the course GPT saw `[SEP]` after every document
+# in pretraining) beams can end early, and then the penalty decides between short and long ones.
 #
 # ## 4. The KV cache (键值缓存), measured
 #
