@@ -87,11 +87,12 @@ def colab_requirements(distribution: str = DISTRIBUTION) -> list[str]:
     """The package's pinned requirements minus :data:`COLAB_KEEPS` and minus optional extras."""
     kept = []
     for requirement in metadata.requires(distribution) or []:
-        if "extra ==" in requirement.replace("extra==", "extra =="):
+        specifier, _, marker = requirement.partition(";")
+        if "extra" in marker:  # an optional extra such as [dev]
             continue
-        match = _NAME.match(requirement)
+        match = _NAME.match(specifier)
         if match and match.group(1).lower().replace("_", "-") not in COLAB_KEEPS:
-            kept.append(requirement.split(";")[0].strip())
+            kept.append(specifier.strip())
     return kept
 
 

@@ -16,6 +16,16 @@ CHECKPOINTS = ROOT / "helpers" / "assets" / "checkpoints"
 RESULTS = ROOT / "bench" / "results"
 
 
+def read_result(name: str) -> dict | None:
+    """One bench/results JSON file, or None when it has not been measured yet."""
+    path = RESULTS / name
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def missing(name: str, command: str) -> str:
+    return f"(bench/results/{name} missing: run {command})"
+
+
 def checkpoint_table() -> str:
     lines = ["| checkpoint | pretraining | hardware | held-out news (People's Daily) | held-out reviews (validation split) |",
              "|---|---|---|---|---|"]
@@ -39,10 +49,9 @@ def checkpoint_table() -> str:
 
 
 def speed_table() -> str:
-    path = RESULTS / "pretraining_speed.json"
-    if not path.is_file():
-        return "(bench/results/pretraining_speed.json missing: run bench/pretraining_speed.py)"
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = read_result("pretraining_speed.json")
+    if r is None:
+        return missing("pretraining_speed.json", "bench/pretraining_speed.py")
     return "\n".join([
         f"{r['hardware']}, torch {r['torch']}; {r['model']}; batch {r['batch']}.",
         "",
@@ -69,10 +78,9 @@ def label_efficiency_table() -> str:
 
 
 def baselines_table() -> str:
-    path = RESULTS / "baselines.json"
-    if not path.is_file():
-        return "(bench/results/baselines.json missing: run bench/baselines.py)"
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = read_result("baselines.json")
+    if r is None:
+        return missing("baselines.json", "bench/baselines.py")
     lines = ["| training labels | TF-IDF char 1-3-gram + logistic regression | snownlp naive Bayes, retrained on them |",
              "|---|---|---|"]
     lines += [f"| {row['labels']:,} | {row['tfidf_logistic_regression']:.1%} | {row['snownlp_naive_bayes_retrained']:.1%} |"
@@ -88,10 +96,9 @@ def baselines_table() -> str:
 
 
 def padding_table() -> str:
-    path = RESULTS / "padding.json"
-    if not path.is_file():
-        return "(bench/results/padding.json missing: run bench/padding.py)"
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = read_result("padding.json")
+    if r is None:
+        return missing("padding.json", "bench/padding.py")
     lines = [f"{r['examples']:,} training reviews, {r['epochs']} epochs, batch {r['batch_size']}, course-bert; "
              f"{r['hardware']}, torch {r['torch']}, transformers {r['transformers']}.", "",
              "| padding | training time per epoch | speed-up vs pad-to-512 | padding share of training tokens "
@@ -102,10 +109,9 @@ def padding_table() -> str:
 
 
 def runtime_table() -> str:
-    path = RESULTS / "lesson_runtimes.json"
-    if not path.is_file():
-        return "(bench/results/lesson_runtimes.json missing: run scripts/run_lessons.py)"
-    r = json.loads(path.read_text(encoding="utf-8"))
+    r = read_result("lesson_runtimes.json")
+    if r is None:
+        return missing("lesson_runtimes.json", "scripts/run_lessons.py")
     lessons = sorted({name for profile in r.values() for name in profile})
 
     def cell(profile: str, lesson: str) -> str:
