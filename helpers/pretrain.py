@@ -23,7 +23,9 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import math
 import os
+import time
 import platform
 import subprocess
 import sys
@@ -34,7 +36,7 @@ from transformers import BertForMaskedLM, GPT2LMHeadModel
 
 from .data import load_pretraining_text, load_reviews
 from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
-from .pretraining import PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
+from .pretraining import PretrainResult, PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
 from .profiles import get_profile
 from .tokenization import load_course_tokenizer
 
@@ -53,9 +55,35 @@ def pretraining_texts() -> dict[str, list[str]]:
     corpus, reviews = load_pretraining_text(), load_reviews()
     return {
         "train": list(corpus["train"]["text"]) + list(reviews["train"]["text"]),
+        "train_news": list(corpus["train"]["text"]),
+        "train_reviews": list(reviews["train"]["text"]),
         "heldout_news": list(corpus["heldout"]["text"]),
         "heldout_reviews": list(reviews["validation"]["text"]),
     }
+
+
+def training_blocks(texts: dict[str, list[str]], tokenizer, block_size: int, wrap_cls_sep: bool,
+                    review_share: float | None) -> torch.Tensor:
+    """Packed training blocks; ``review_share`` sets the fraction of review blocks a random batch draws.
+
+    ``None`` packs news and review text together in their natural proportion (about 36% reviews);
+    ``1.0`` is task-adaptive pretraining on the review training text alone; values in between repeat the
+    smaller part so that uniform sampling draws review blocks with that probability.
+    """
+    if review_share is None:
+        return pack_blocks(texts["train"], tokenizer, block_size, wrap_cls_sep)
+    if not 0.0 < review_share <= 1.0:
+        raise ValueError(f"review_share must be in (0, 1], got {review_share}")
+    reviews = pack_blocks(texts["train_reviews"], tokenizer, block_size, wrap_cls_sep)
+    if review_share == 1.0:
+        return reviews
+    news = pack_blocks(texts["train_news"], tokenizer, block_size, wrap_cls_sep)
+    wanted = review_share / (1 - review_share)  # review blocks per news block
+    if len(reviews) / len(news) < wanted:
+        reviews = reviews.repeat(math.ceil(wanted * len(news) / len(reviews)), 1)[: round(wanted * len(news))]
+    else:
+        news = news.repeat(math.ceil(len(reviews) / wanted / len(news)), 1)[: round(len(reviews) / wanted)]
+    return torch.cat([news, reviews])
 
 
 def sha256(path: Path) -> str:
@@ -105,9 +133,9 @@ def read_record(folder: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def heldout_metric(kind: str, figures: dict) -> float:
-    """Higher is better: masked accuracy for BERT, minus perplexity for GPT."""
-    return figures["news"]["masked_accuracy"] if kind == "bert" else -figures["news"]["perplexity"]
+def heldout_metric(kind: str, figures: dict, heldout: str = "news") -> float:
+    """Higher is better: masked accuracy for BERT, minus perplexity for GPT, on ``news`` or ``reviews``."""
+    return figures[heldout]["masked_accuracy"] if kind == "bert" else -figures[heldout]["perplexity"]
 
 
 def evaluate(kind: str, model, tokenizer, texts: dict[str, list[str]], block_size: int) -> dict:
@@ -153,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: the shipped one)")
     parser.add_argument("--from-scratch", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--force", action="store_true", help="save even if held-out figures got worse")
+    parser.add_argument("--review-share", type=float, default=None,
+                        help="fraction of review blocks per batch (1.0 = review training text only); "
+                             "default: news and reviews packed together")
+    parser.add_argument("--select-on", choices=("news", "reviews"), default="news",
+                        help="held-out set whose figure must improve for the checkpoint to be saved")
+    parser.add_argument("--save-every", type=float, default=None,
+                        help="minutes between interim saves (a run cut off still leaves its weights)")
     parser.add_argument("--heldout-limit", type=int, default=None,
                         help="evaluate on only the first N held-out texts of each set (quick checks, tests)")
     args = parser.parse_args(argv)
@@ -181,39 +216,67 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     before = evaluate(kind, model, tokenizer, texts, block_size) if previous else None
-    blocks = pack_blocks(texts["train"], tokenizer, block_size, wrap_cls_sep=kind == "bert")
+    blocks = training_blocks(texts, tokenizer, block_size, kind == "bert", args.review_share)
     corpus_tokens = blocks.numel()
     print(f"{kind}: {len(blocks):,} training blocks of {block_size} tokens; resuming: {bool(previous)}", flush=True)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    result = pretrain(model, blocks, tokenizer, settings, progress=sys.stderr.isatty(),
-                      on_log=lambda row: print(json.dumps(row), flush=True))
+    text_name = ("news + review train text, packed together" if args.review_share is None
+                 else f"review train text only" if args.review_share == 1.0
+                 else f"news + review train text, {args.review_share:.0%} of blocks drawn from reviews")
+
+    def make_record(result, partial: bool = False) -> dict:
+        run = {
+            "started": started, "hardware": hardware(), "git_commit": git_commit(), "text": text_name,
+            "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 1),
+            "epochs": round(result.tokens / corpus_tokens, 3), "final_train_loss": round(result.final_loss, 4),
+            "settings": {**vars(settings), "block_size": block_size, "adam_betas": list(settings.adam_betas),
+                         "review_share": args.review_share},
+            "resumed_from": (previous or {}).get("files", {}).get("model.safetensors"),
+            "loss_curve": [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+                           for row in result.history],
+        }
+        if partial:
+            run["interim"] = "saved while the run was still going; its schedule had not finished"
+        runs = (previous or {}).get("runs", []) + [run]
+        return {
+            "kind": kind,
+            "description": "course checkpoint pretrained by helpers/pretrain.py; see helpers/pretraining.py",
+            "data": {"train": "People's Daily 1998-01 train slice and/or review train split text (no labels); "
+                              "each run names its text",
+                     "corpus_tokens": corpus_tokens, "block_size": block_size,
+                     "heldout": "People's Daily held-out slice (news) and review validation split (reviews)"
+                                + (f", first {args.heldout_limit} texts of each" if args.heldout_limit else "")},
+            "totals": {"steps": sum(r["steps"] for r in runs), "tokens": sum(r["tokens"] for r in runs),
+                       "seconds": round(sum(r["seconds"] for r in runs), 1)},
+            "runs": runs,
+        }
+
+    last_save = [time.perf_counter()]
+
+    def on_log(row: dict) -> None:
+        print(json.dumps(row), flush=True)
+        if args.save_every and time.perf_counter() - last_save[0] >= 60 * args.save_every:
+            interim = PretrainResult(steps=row["step"], tokens=row["tokens"], seconds=row["seconds"],
+                                     history=list(progress_rows))
+            save_checkpoint(model, tokenizer, out, make_record(interim, partial=True))
+            model.train()
+            last_save[0] = time.perf_counter()
+            print(json.dumps({"interim_save": str(out), "step": row["step"]}), flush=True)
+
+    progress_rows: list[dict] = []
+
+    def log_row(row: dict) -> None:
+        progress_rows.append(row)
+        on_log(row)
+
+    result = pretrain(model, blocks, tokenizer, settings, progress=sys.stderr.isatty(), on_log=log_row)
     after = evaluate(kind, model, tokenizer, texts, block_size)
     print(json.dumps({"heldout_before": before, "heldout_after": after}), flush=True)
-    if before is not None and heldout_metric(kind, after) <= heldout_metric(kind, before) and not args.force:
+    if (before is not None and heldout_metric(kind, after, args.select_on) <= heldout_metric(kind, before, args.select_on)
+            and not args.force):
         print("held-out figures did not improve: checkpoint left unchanged (use --force to save anyway)")
         return 1
-    run = {
-        "started": started, "hardware": hardware(), "git_commit": git_commit(),
-        "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 1),
-        "epochs": round(result.tokens / corpus_tokens, 3), "final_train_loss": round(result.final_loss, 4),
-        "settings": {**vars(settings), "block_size": block_size, "adam_betas": list(settings.adam_betas)},
-        "resumed_from": (previous or {}).get("files", {}).get("model.safetensors"),
-        "loss_curve": [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
-                       for row in result.history],
-    }
-    runs = (previous or {}).get("runs", []) + [run]
-    record = {
-        "kind": kind,
-        "description": "course checkpoint pretrained by helpers/pretrain.py; see helpers/pretraining.py",
-        "data": {"train": "People's Daily 1998-01 train slice + review train split text (no labels)",
-                 "corpus_tokens": corpus_tokens, "block_size": block_size,
-                 "heldout": "People's Daily held-out slice (news) and review validation split (reviews)"
-                            + (f", first {args.heldout_limit} texts of each" if args.heldout_limit else "")},
-        "totals": {"steps": sum(r["steps"] for r in runs), "tokens": sum(r["tokens"] for r in runs),
-                   "epochs": round(sum(r["tokens"] for r in runs) / corpus_tokens, 3),
-                   "seconds": round(sum(r["seconds"] for r in runs), 1)},
-        "runs": runs,
-    }
+    record = make_record(result)
     save_checkpoint(model, tokenizer, out, record)
     reloaded = load_pretrained(model_class, out).to(device)  # report the figures of the saved fp16 weights
     record["heldout"] = evaluate(kind, reloaded, tokenizer, texts, block_size)
