@@ -26,7 +26,7 @@ from sklearn.metrics import accuracy_score
 
 from helpers.classification import balanced_subset
 from helpers.data import load_reviews
-from helpers.pretrain import hardware
+from helpers.env import hardware
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

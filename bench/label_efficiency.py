@@ -22,7 +22,7 @@ from transformers import BertForSequenceClassification
 from helpers.classification import FineTuneSettings, balanced_subset, evaluate_classifier, tokenize_dataset, train_classifier
 from helpers.data import load_reviews
 from helpers.models import load_pretrained
-from helpers.pretrain import hardware
+from helpers.env import hardware
 from helpers.tokenization import load_course_tokenizer
 
 RESULTS = Path(__file__).resolve().parent / "results"

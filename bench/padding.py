@@ -33,7 +33,7 @@ from transformers import (BertForSequenceClassification, DataCollatorWithPadding
 from helpers.classification import balanced_subset
 from helpers.data import load_reviews
 from helpers.models import load_pretrained, load_tokenizer
-from helpers.pretrain import hardware
+from helpers.env import hardware
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = ("pad to 512", "dynamic", "dynamic + group_by_length")

@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 from transformers import BertForMaskedLM
 
-from helpers.models import bert_config, count_parameters
-from helpers.pretrain import hardware
+from helpers.models import bert_config
+from helpers.training import count_parameters
+from helpers.env import hardware
 from helpers.pretraining import mask_tokens, mlm_loss, special_token_ids
 from helpers.profiles import get_profile
 from helpers.tokenization import load_course_tokenizer
@@ -79,7 +80,7 @@ def main() -> None:
             times[sparse].append(step(sparse))
     median = {key: sorted(values)[len(values) // 2] for key, values in times.items()}
     tokens_per_step = args.batch_size * args.block_size
-    params = count_parameters(model)
+    params = count_parameters(model)[1]
     flops = matmul_flops()
     result = {
         "hardware": hardware(),

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from .regularization import FGM
+from .training import MixedPrecision, adamw_parameter_groups
 
 
 def tokenize_dataset(dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
@@ -68,6 +69,7 @@ class FineTuneSettings:
     patience: int | None = None  # early stopping: stop after this many epochs without a better validation score
     select_on: str = "accuracy"  # "accuracy" (higher is better) or "loss" (lower is better)
     track_train: bool = False  # also measure loss and accuracy on the training set after every epoch
+    mixed_precision: str | None = None  # a profile's "fp16"/"bf16" (used on CUDA only)
 
 
 @dataclass
@@ -139,14 +141,9 @@ def train_classifier(
     device = next(model.parameters()).device
     collator = DataCollatorWithPadding(tokenizer)
     loader = _loader(train, collator, settings.batch_size, shuffle=True, seed=settings.seed)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not n.endswith(no_decay)],
-         "weight_decay": settings.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
-         "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(parameter_groups or groups, lr=settings.learning_rate)
+    groups = parameter_groups or adamw_parameter_groups(model, settings.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
+    precision = MixedPrecision(settings.mixed_precision, device)
     total_steps = settings.epochs * len(loader)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(settings.warmup_fraction * total_steps), total_steps)
     result = FineTuneResult()
@@ -162,15 +159,17 @@ def train_classifier(
         for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False):
             batch = {k: v.to(device) for k, v in batch.items()}
             labels = batch.pop("labels")
-            loss = F.cross_entropy(model(**batch).logits, labels, label_smoothing=settings.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            with precision.autocast():
+                loss = F.cross_entropy(model(**batch).logits.float(), labels, label_smoothing=settings.label_smoothing)
+            precision.backward(loss)
             if fgm is not None:  # a second loss on adversarially perturbed embeddings, then undo the perturbation
                 fgm.attack()
-                F.cross_entropy(model(**batch).logits, labels, label_smoothing=settings.label_smoothing).backward()
+                with precision.autocast():
+                    adversarial = F.cross_entropy(model(**batch).logits.float(), labels,
+                                                  label_smoothing=settings.label_smoothing)
+                precision.backward(adversarial)
                 fgm.restore()
-            torch.nn.utils.clip_grad_norm_(trainable, settings.max_grad_norm)
-            optimizer.step()
+            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False)
             scheduler.step()
             losses.append(loss.item())
             if on_step is not None:

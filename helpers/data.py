@@ -147,6 +147,19 @@ def load_pretraining_text() -> DatasetDict:
     )
 
 
+def head(dataset: Dataset, n: int | None) -> Dataset:
+    """The first ``n`` rows of a split (all of them when ``n`` is None): how a profile sizes an evaluation set.
+
+    The splits are already shuffled, so the first rows are a fair sample; taking them (rather than a new random
+    draw) keeps every lesson's validation and test rows the same.
+    """
+    if n is None:
+        return dataset
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int or None, got {n!r}")
+    return dataset.select(range(min(n, len(dataset))))
+
+
 def length_summary(texts: list[str]) -> dict[str, float]:
     """Count, mean, median, 90th and 99th percentile and max length in characters."""
     if len(texts) == 0:

@@ -76,11 +76,6 @@ def gpt_config(profile: Profile | None = None, vocab_size: int | None = None, **
     return GPT2Config(**settings)
 
 
-def count_parameters(model: PreTrainedModel, trainable_only: bool = False) -> int:
-    """Number of parameters (only those with ``requires_grad`` if ``trainable_only``)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
 def _stand_in_for(name: str) -> str:
     lowered = name.lower()
     return _OFFLINE_STAND_IN["gpt"] if "gpt" in lowered else _OFFLINE_STAND_IN["bert"]

@@ -1,4 +1,4 @@
-"""Pretraining building blocks shared by lesson 01 and the checkpoint script (``python -m helpers.pretrain``).
+"""Pretraining building blocks shared by lesson 01 and the checkpoint script (``python -m helpers.checkpoints``).
 
 * :func:`pack_blocks` turns documents into fixed-length blocks of token ids (no padding is wasted);
 * :func:`mask_tokens` is the BERT masking rule: select 15% of the non-special tokens, replace 80% of the
@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import BertForMaskedLM, GPT2LMHeadModel, PreTrainedTokenizerBase
+
+from .training import MixedPrecision, adamw_parameter_groups
 
 IGNORE_INDEX = -100  # label value that cross-entropy skips (PyTorch's and transformers' convention)
 
@@ -138,6 +140,7 @@ class PretrainSettings:
     max_minutes: float | None = None
     log_every: int = 10
     adam_betas: tuple[float, float] = (0.9, 0.98)
+    mixed_precision: str | None = None  # a profile's "fp16"/"bf16" (used on CUDA only)
 
 
 @dataclass
@@ -170,15 +173,6 @@ def lr_at(step: int, settings: PretrainSettings, time_fraction: float = 0.0) -> 
     return settings.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * decay)))
 
 
-def _optimizer(model: torch.nn.Module, settings: PretrainSettings) -> torch.optim.AdamW:
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            (no_decay if parameter.ndim < 2 or "LayerNorm" in name or "ln_" in name else decay).append(parameter)
-    groups = [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=settings.adam_betas)
-
-
 def pretrain(
     model: BertForMaskedLM | GPT2LMHeadModel,
     blocks: torch.Tensor,
@@ -198,7 +192,9 @@ def pretrain(
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(settings.seed)
     specials = special_token_ids(tokenizer)
-    optimizer = _optimizer(model, settings)
+    optimizer = torch.optim.AdamW(adamw_parameter_groups(model, settings.weight_decay), lr=settings.learning_rate,
+                                  betas=settings.adam_betas)
+    precision = MixedPrecision(settings.mixed_precision, device)
     result = PretrainResult()
     model.train()
     start = time.perf_counter()
@@ -213,16 +209,14 @@ def pretrain(
             group["lr"] = lr_at(step, settings, time_fraction)
         index = torch.randint(len(blocks), (settings.batch_size,), generator=generator)
         batch = blocks[index]
-        if is_mlm:
-            inputs, labels = mask_tokens(batch, specials, tokenizer.mask_token_id, len(tokenizer),
-                                         settings.mlm_probability, generator)
-            loss = mlm_loss(model, inputs.to(device), labels.to(device), sparse=settings.sparse_mlm)[0]
-        else:
-            loss = causal_lm_loss(model, batch.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
-        optimizer.step()
+        with precision.autocast():
+            if is_mlm:
+                inputs, labels = mask_tokens(batch, specials, tokenizer.mask_token_id, len(tokenizer),
+                                             settings.mlm_probability, generator)
+                loss = mlm_loss(model, inputs.to(device), labels.to(device), sparse=settings.sparse_mlm)[0]
+            else:
+                loss = causal_lm_loss(model, batch.to(device))
+        precision.step(loss, optimizer, model.parameters(), settings.max_grad_norm)
         result.steps = step + 1
         result.tokens += batch.numel()
         running.append(loss.item())

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -60,13 +60,19 @@ class Profile:
     epochs: int
     pretrain_steps: int  # optimizer steps for the in-lesson pretraining demos
     pretrain_block_size: int  # tokens per packed pretraining block
-    learning_rate: float
     mixed_precision: str | None = None  # None, "fp16" or "bf16"
+    heldout_examples: int | None = 500  # validation reviews that choose among many runs, and held-out scores (03, 04, 06)
+    min_finetune_steps: int = 300  # fewest optimizer steps of a fine-tuning run, however few the labels (03)
     label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
     strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
     overfit_examples: int = 400  # lesson 04's deliberately small training set
     overfit_epochs: int = 8  # lesson 04's (too many) epochs
-    extra: dict = field(default_factory=dict)
+    pretrain_texts: int | None = None  # lesson 01: corpus paragraphs to pretrain on (None = all)
+    pretrain_heldout_texts: int | None = None  # lesson 01: held-out paragraphs to score (None = all)
+    generation_tokens: int = 60  # new characters per generated sample (05)
+    generation_samples: int = 5  # samples per sampling strategy (05)
+    cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
+    judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -87,11 +93,18 @@ PROFILES: dict[str, Profile] = {
         epochs=1,
         pretrain_steps=5,
         pretrain_block_size=32,
-        learning_rate=5e-4,
+        heldout_examples=64,
+        min_finetune_steps=4,
         label_sizes=(16, 32),
         strategy_examples=32,
         overfit_examples=32,
         overfit_epochs=2,
+        pretrain_texts=400,
+        pretrain_heldout_texts=100,
+        generation_tokens=8,
+        generation_samples=2,
+        cache_benchmark_tokens=16,
+        judged_generations=8,
     ),
     "cpu": Profile(
         name="cpu",
@@ -106,7 +119,6 @@ PROFILES: dict[str, Profile] = {
         epochs=2,
         pretrain_steps=300,
         pretrain_block_size=128,
-        learning_rate=5e-4,
     ),
     "gpu": Profile(
         name="gpu",
@@ -121,8 +133,8 @@ PROFILES: dict[str, Profile] = {
         epochs=3,
         pretrain_steps=3000,
         pretrain_block_size=128,
-        learning_rate=5e-4,
         mixed_precision="fp16",
+        heldout_examples=None,
         label_sizes=(100, 500, 2000, None),
         strategy_examples=None,
         overfit_epochs=15,
@@ -170,9 +182,19 @@ def get_profile(name: str | None = None) -> Profile:
             "Profile 'gpu' needs a CUDA GPU, and torch sees none. Use 'cpu' on this machine "
             f"(`export {PROFILE_ENV_VAR}=cpu`), or on Colab pick Runtime > Change runtime type > GPU."
         )
-    if chosen == "gpu":  # bf16 where the GPU supports it (A100, H100, L4), else fp16 (T4, V100)
-        return replace(PROFILES["gpu"], mixed_precision="bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    if chosen == "gpu":
+        return replace(PROFILES["gpu"], mixed_precision=gpu_mixed_precision())
     return PROFILES[chosen]
+
+
+def gpu_mixed_precision(device_index: int = 0) -> str:
+    """``"bf16"`` on GPUs with native bf16 (compute capability 8.0 or higher: A100, L4, H100), else ``"fp16"``.
+
+    ``torch.cuda.is_bf16_supported()`` is not enough: it also says yes on a T4 (capability 7.5), where bf16 is
+    emulated and slower than fp32. fp16 there needs a gradient scaler, which :mod:`helpers.training` adds.
+    """
+    major, _minor = torch.cuda.get_device_capability(device_index)
+    return "bf16" if major >= 8 else "fp16"
 
 
 def get_device(profile: Profile | None = None) -> torch.device:

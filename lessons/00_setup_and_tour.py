@@ -198,10 +198,11 @@ print({key: tuple(value.shape) for key, value in batch.items()})
 # %%
 from transformers import BertForMaskedLM, GPT2LMHeadModel
 
-from helpers.models import bert_config, count_parameters, describe_config, gpt_config
+from helpers.models import bert_config, describe_config, gpt_config
+from helpers.training import count_parameters
 
 for name, model in [("BERT", BertForMaskedLM(bert_config(profile))), ("GPT-2", GPT2LMHeadModel(gpt_config(profile)))]:
-    print(f"{name:6s} {count_parameters(model):>10,} parameters  {describe_config(model.config)}")
+    print(f"{name:6s} {count_parameters(model)[1]:>10,} parameters  {describe_config(model.config)}")
 
 # %% [markdown]
 # `load_pretrained(model_class, name)` loads a course checkpoint (`"course-bert"`, `"course-gpt"`), any

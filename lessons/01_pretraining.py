@@ -12,7 +12,7 @@
 #
 # In this lesson you turn a news corpus into training blocks, write BERT's masking rule yourself, train a
 # small BERT and a small GPT-2 for the profile's budget, measure them on held-out text, and compare them with
-# the **course checkpoints**: the same models pretrained for far longer by `python -m helpers.pretrain`,
+# the **course checkpoints**: the same models pretrained for far longer by `python -m helpers.checkpoints`,
 # which every later lesson starts from.
 
 # %%
@@ -26,14 +26,10 @@ import torch
 import transformers
 from transformers import BertForMaskedLM, DataCollatorForLanguageModeling, GPT2LMHeadModel
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 
-transformers.logging.disable_progress_bar()  # no loading bars between our own outputs
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # %% [markdown]
 # ## 1. From raw corpus to training examples (从语料到训练样本)
@@ -77,9 +73,8 @@ from helpers.tokenization import load_course_tokenizer
 
 tokenizer = load_course_tokenizer()
 block_size = profile.pretrain_block_size
-n_train = None if profile.name != "smoke" else 400  # smoke: a slice of the corpus
-train_texts = corpus["train"]["text"][:n_train]
-heldout_texts = corpus["heldout"]["text"][: None if profile.name != "smoke" else 100]
+train_texts = corpus["train"]["text"][: profile.pretrain_texts]  # None: the whole corpus (smoke: a slice)
+heldout_texts = corpus["heldout"]["text"][: profile.pretrain_heldout_texts]
 bert_train = pack_blocks(train_texts, tokenizer, block_size, wrap_cls_sep=True)
 bert_heldout = pack_blocks(heldout_texts, tokenizer, block_size, wrap_cls_sep=True)
 print(f"BERT blocks: train {tuple(bert_train.shape)}, held-out {tuple(bert_heldout.shape)}")
@@ -220,12 +215,11 @@ plt.show()
 # record says how long, on what hardware.
 
 # %%
-import json
-
-from helpers.models import COURSE_CHECKPOINTS, load_pretrained
+from helpers.checkpoints import read_record
+from helpers.models import load_pretrained
 
 course_bert = load_pretrained(BertForMaskedLM, "course-bert").to(device)
-course_record = json.loads((COURSE_CHECKPOINTS["course-bert"] / "training_record.json").read_text(encoding="utf-8"))
+course_record = read_record("course-bert")
 rows = {
     "this lesson": evaluate_mlm(bert, bert_heldout, tokenizer),
     "course-bert": evaluate_mlm(course_bert, bert_heldout, tokenizer),
@@ -361,7 +355,7 @@ print(f"{gpt_run.tokens:,} tokens in {gpt_run.seconds:.0f} s ({gpt_run.tokens / 
 
 # %%
 course_gpt = load_pretrained(GPT2LMHeadModel, "course-gpt").to(device)
-gpt_record = json.loads((COURSE_CHECKPOINTS["course-gpt"] / "training_record.json").read_text(encoding="utf-8"))
+gpt_record = read_record("course-gpt")
 perplexities = pd.DataFrame({"this lesson": evaluate_causal_lm(gpt, gpt_heldout),
                              "course-gpt": evaluate_causal_lm(course_gpt, gpt_heldout)}).T[["loss", "perplexity"]]
 perplexities["pretraining tokens"] = [gpt_run.tokens, gpt_record["totals"]["tokens"]]
@@ -451,7 +445,7 @@ check("01.3", pack)
 # * A few minutes of CPU training moves the loss far below a uniform guess but is far from useful: compare the
 #   lesson's run with the course checkpoints in the tables above. That gap is why later lessons load
 #   `course-bert` and `course-gpt`.
-# * To pretrain longer yourself: `python -m helpers.pretrain bert --minutes 60` (see its `--help`).
+# * To pretrain longer yourself: `python -m helpers.checkpoints bert --minutes 60` (see its `--help`).
 #
 # ## 7. Interview questions (面试题)
 

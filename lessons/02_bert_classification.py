@@ -15,21 +15,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
-import transformers
 from transformers import BertForSequenceClassification, DataCollatorWithPadding
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 
-import datasets
-
-transformers.logging.disable_progress_bar()
-transformers.logging.set_verbosity_error()  # we print what matters (e.g. which weights are new) ourselves
-datasets.disable_progress_bars()
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
 # with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
@@ -43,14 +34,13 @@ MODEL_NAME = "course-bert"
 
 # %%
 from helpers.classification import balanced_subset, tokenize_dataset
-from helpers.data import LABEL_NAMES, load_reviews
+from helpers.data import LABEL_NAMES, head, load_reviews
 from helpers.models import load_tokenizer
 
 reviews = load_reviews()
 tokenizer = load_tokenizer(MODEL_NAME)
 train_raw = balanced_subset(reviews["train"], profile.train_examples) if profile.train_examples else reviews["train"]
-validation_raw = reviews["validation"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["validation"]
-test_raw = reviews["test"].select(range(profile.eval_examples)) if profile.eval_examples else reviews["test"]
+validation_raw, test_raw = head(reviews["validation"], profile.eval_examples), head(reviews["test"], profile.eval_examples)
 train, validation, test = (tokenize_dataset(d, tokenizer, profile.max_length) for d in (train_raw, validation_raw, test_raw))
 print({name: len(d) for name, d in [("train", train), ("validation", validation), ("test", test)]},
       f"max_length={profile.max_length}")
@@ -205,11 +195,10 @@ def compute_metrics(eval_pred):
 check("02.2", compute_metrics)
 
 # %%
-import tempfile
-
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer
 
 from helpers.classification import classification_metrics
+from helpers.training import training_arguments
 
 
 def course_compute_metrics(eval_pred):
@@ -220,14 +209,10 @@ def course_compute_metrics(eval_pred):
 
 set_seed(0)
 trainer_model = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2)
-output_dir = tempfile.mkdtemp(prefix="lesson02-trainer-")
-arguments = TrainingArguments(
-    output_dir=output_dir, num_train_epochs=profile.epochs, learning_rate=LEARNING_RATE, weight_decay=0.01,
-    warmup_steps=WARMUP, per_device_train_batch_size=profile.batch_size,
-    per_device_eval_batch_size=profile.eval_batch_size, eval_strategy="epoch", save_strategy="epoch",
+# batch sizes, epochs, device, mixed precision and weight decay come from the profile (helpers/training.py)
+arguments = training_arguments(
+    profile, learning_rate=LEARNING_RATE, warmup_steps=WARMUP, eval_strategy="epoch", save_strategy="epoch",
     load_best_model_at_end=True, metric_for_best_model="accuracy", save_total_limit=1, logging_strategy="epoch",
-    report_to="none", seed=0, use_cpu=profile.name != "gpu", fp16=profile.mixed_precision == "fp16",
-    bf16=profile.mixed_precision == "bf16",
 )
 trainer = Trainer(model=trainer_model, args=arguments, train_dataset=train, eval_dataset=validation,
                   processing_class=tokenizer, data_collator=collator, compute_metrics=course_compute_metrics)
@@ -328,6 +313,8 @@ pd.DataFrame(predict_texts(new_reviews, model, tokenizer, max_length=profile.max
 # ## 8. Save, reload, same predictions (保存与加载)
 
 # %%
+import tempfile
+
 folder = tempfile.mkdtemp(prefix="lesson02-model-")
 model.save_pretrained(folder)
 tokenizer.save_pretrained(folder)
@@ -399,8 +386,7 @@ from transformers import BertModel
 
 bare = BertModel(model.config)
 try:
-    Trainer(model=bare, args=TrainingArguments(output_dir=tempfile.mkdtemp(), max_steps=1, report_to="none",
-                                               use_cpu=True, per_device_train_batch_size=4),
+    Trainer(model=bare, args=training_arguments(profile, max_steps=1, per_device_train_batch_size=4),
             train_dataset=train.select(range(8)), data_collator=collator).train()
 except Exception as error:  # noqa: BLE001 - the point is to show the message
     print(f"{type(error).__name__}: {str(error)[:300]}")

@@ -16,27 +16,17 @@
 
 # %%
 import time
-import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-import transformers
-import datasets
 from transformers import BertForSequenceClassification
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 
-transformers.logging.set_verbosity_error()
-transformers.logging.disable_progress_bar()
-warnings.filterwarnings("ignore", category=FutureWarning)  # peft 0.21 calls a renamed transformers method
-datasets.disable_progress_bars()
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
 # with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
@@ -47,14 +37,14 @@ MODEL_NAME = "course-bert"
 
 # %%
 from helpers.classification import FineTuneSettings, balanced_subset, evaluate_classifier, tokenize_dataset, train_classifier
-from helpers.data import load_reviews
+from helpers.data import head, load_reviews
 from helpers.models import load_pretrained
 from helpers.models import load_tokenizer
 
 reviews = load_reviews()
 tokenizer = load_tokenizer(MODEL_NAME)
-validation = tokenize_dataset(reviews["validation"].select(range(profile.eval_examples or 1000)), tokenizer, profile.max_length)
-test = tokenize_dataset(reviews["test"].select(range(profile.eval_examples or len(reviews["test"]))), tokenizer, profile.max_length)
+validation = tokenize_dataset(head(reviews["validation"], profile.heldout_examples), tokenizer, profile.max_length)
+test = tokenize_dataset(head(reviews["test"], profile.eval_examples), tokenizer, profile.max_length)
 print(f"validation {len(validation)} reviews (chooses the epoch), test {len(test)} reviews (reported once per run)")
 
 
@@ -128,7 +118,8 @@ plt.show()
 # * **LLRD**: every layer trains, the top at the full learning rate, each layer below at 0.8 times the one above.
 
 # %%
-from helpers.strategies import freeze_bottom_layers, freeze_encoder, layerwise_lr_groups, saved_size, trainable_parameters
+from helpers.finetune_strategies import freeze_bottom_layers, freeze_encoder, layerwise_lr_groups, saved_size
+from helpers.training import count_parameters as trainable_parameters
 
 strategy_raw = balanced_subset(reviews["train"], profile.strategy_examples) if profile.strategy_examples else reviews["train"]
 strategy_train = tokenize_dataset(strategy_raw, tokenizer, profile.max_length)
@@ -170,7 +161,7 @@ record("layer-wise LR decay 0.8", llrd_model, 1e-4, parameter_groups=layerwise_l
 # PEFT run (`modules_to_save`).
 
 # %%
-from helpers.strategies import PEFT_METHODS, peft_model
+from helpers.finetune_strategies import PEFT_METHODS, peft_model
 
 steps = strategy_epochs * -(-len(strategy_train) // profile.batch_size)
 for method in PEFT_METHODS:

@@ -10,27 +10,17 @@
 # %%
 import copy
 import random
-import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-import transformers
-import datasets
 from transformers import BertForSequenceClassification
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 
-transformers.logging.set_verbosity_error()
-transformers.logging.disable_progress_bar()
-datasets.disable_progress_bars()
-warnings.filterwarnings("ignore", category=FutureWarning)
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes
 # with it). Offline, a Hub name stops with a message that names the course checkpoint to use instead.
@@ -41,7 +31,7 @@ MODEL_NAME = "course-bert"
 
 # %%
 from helpers.classification import FineTuneSettings, balanced_subset, evaluate_classifier, tokenize_dataset, train_classifier
-from helpers.data import load_reviews
+from helpers.data import head, load_reviews
 from helpers.models import load_pretrained
 from helpers.models import load_tokenizer
 
@@ -49,8 +39,8 @@ reviews = load_reviews()
 tokenizer = load_tokenizer(MODEL_NAME)
 small_raw = balanced_subset(reviews["train"], profile.overfit_examples, seed=0)
 small = tokenize_dataset(small_raw, tokenizer, profile.max_length)
-validation = tokenize_dataset(reviews["validation"].select(range(profile.eval_examples or 500)), tokenizer, profile.max_length)
-test_raw = reviews["test"].select(range(profile.eval_examples or len(reviews["test"])))
+validation = tokenize_dataset(head(reviews["validation"], profile.heldout_examples), tokenizer, profile.max_length)
+test_raw = head(reviews["test"], profile.eval_examples)
 test = tokenize_dataset(test_raw, tokenizer, profile.max_length)
 print(f"train {len(small)} reviews, {profile.overfit_epochs} epochs; validation {len(validation)}; test {len(test)}")
 
@@ -127,16 +117,14 @@ remedy("FGM adversarial training (epsilon 1.0)", fresh_model(hidden_dropout_prob
 # (`EarlyStoppingCallback` + `load_best_model_at_end`, which needs a checkpoint saved every epoch).
 
 # %%
-import tempfile
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+from helpers.training import training_arguments
 
-stopping_args = TrainingArguments(
-    output_dir=tempfile.mkdtemp(prefix="lesson04-"), num_train_epochs=profile.overfit_epochs, learning_rate=1e-4,
-    weight_decay=0.0, per_device_train_batch_size=profile.batch_size, per_device_eval_batch_size=profile.eval_batch_size,
+stopping_args = training_arguments(
+    profile, num_train_epochs=profile.overfit_epochs, learning_rate=1e-4, weight_decay=0.0,
     eval_strategy="epoch", save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True,
-    metric_for_best_model="eval_loss", greater_is_better=False, logging_strategy="epoch", report_to="none", seed=0,
-    use_cpu=profile.name != "gpu", disable_tqdm=True,
+    metric_for_best_model="eval_loss", greater_is_better=False, logging_strategy="epoch", disable_tqdm=True,
 )
 stopping_trainer = Trainer(model=fresh_model(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0),
                            args=stopping_args, train_dataset=small, eval_dataset=validation,
@@ -175,7 +163,7 @@ remedy("augmentation (2 copies, 10% edits)", fresh_model(hidden_dropout_prob=0.0
 # model has less room to memorise.
 
 # %%
-from helpers.strategies import peft_model
+from helpers.finetune_strategies import peft_model
 
 steps = profile.overfit_epochs * -(-len(small) // profile.batch_size)
 remedy("LoRA r=8 (fewer trainable parameters)",

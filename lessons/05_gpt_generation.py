@@ -15,24 +15,18 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 import torch
-import transformers
 from transformers import GPT2LMHeadModel
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 from helpers.models import load_pretrained, load_tokenizer
 
-transformers.logging.set_verbosity_error()
-transformers.logging.disable_progress_bar()
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 MODEL_NAME = "course-gpt"  # on Colab with internet: "uer/gpt2-chinese-cluecorpussmall" (BertTokenizer + GPT-2, like ours)
 model = load_pretrained(GPT2LMHeadModel, MODEL_NAME).to(device).eval()
 tokenizer = load_tokenizer(MODEL_NAME)
-NEW_TOKENS = 60 if profile.name != "smoke" else 8
+NEW_TOKENS = profile.generation_tokens
 
 
 def encode(prompt):
@@ -42,7 +36,6 @@ def encode(prompt):
 
 def decode(ids):
     return tokenizer.decode(ids, skip_special_tokens=True)
-
 
 # %% [markdown]
 # ## 1. The seeds' snippet, and why it generates nothing (找 bug)
@@ -191,10 +184,10 @@ pd.DataFrame({name: {"same as transformers": torch.equal(ours, theirs),
 # characters / character pairs) and loops (share of 4-grams already seen in the same text).
 
 # %%
-from helpers.generation import distinct_n, repetition_rate
+from helpers.text_metrics import distinct_n, repetition_rate
 
 prompt = encode("本报北京一月五日电")
-n_samples = 5 if profile.name != "smoke" else 2
+n_samples = profile.generation_samples
 strategies = {
     "greedy": dict(do_sample=False),
     "beam 4": dict(do_sample=False, num_beams=4),
@@ -237,7 +230,7 @@ pd.DataFrame(table).T.style.format("{:.1%}")
 # new token is processed. Two hand-written loops, then `generate(use_cache=...)`:
 
 # %%
-CACHE_TOKENS = 256 if profile.name != "smoke" else 16
+CACHE_TOKENS = profile.cache_benchmark_tokens
 
 
 @torch.no_grad()

@@ -8,26 +8,15 @@
 # training reviews.
 
 # %%
-import warnings
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-import transformers
-import datasets
 from transformers import BertForSequenceClassification, GPT2LMHeadModel
 
-from helpers import get_device, get_profile, set_seed
-from helpers.env import print_environment
+from helpers import set_seed
+from helpers.env import start_lesson
 
-transformers.logging.set_verbosity_error()
-transformers.logging.disable_progress_bar()
-datasets.disable_progress_bars()
-warnings.filterwarnings("ignore", category=FutureWarning)
-set_seed(0)
-profile = get_profile()
-device = get_device(profile)
-print_environment(profile, check_network=False)
+profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # %% [markdown]
 # ## 1. Control tokens and training text (控制符与训练文本)
@@ -37,7 +26,7 @@ print_environment(profile, check_network=False)
 
 # %%
 from helpers.classification import balanced_subset
-from helpers.data import load_reviews
+from helpers.data import head, load_reviews
 from helpers.models import load_pretrained, load_tokenizer
 
 MODEL_NAME = "course-gpt"  # on Colab with internet: "uer/gpt2-chinese-cluecorpussmall"
@@ -47,7 +36,7 @@ tokenizer.add_special_tokens({"additional_special_tokens": list(CONTROL.values()
 reviews = load_reviews()
 n_train = profile.train_examples or len(reviews["train"])
 train_raw = balanced_subset(reviews["train"], n_train) if n_train < len(reviews["train"]) else reviews["train"]
-heldout_raw = reviews["validation"].select(range(profile.eval_examples or 500))
+heldout_raw = head(reviews["validation"], profile.heldout_examples)
 MAX_LENGTH = profile.max_length
 
 
@@ -101,17 +90,12 @@ print(f"held-out review perplexity before fine-tuning: {before:.1f}")
 # padding set to -100; the model shifts the labels by one inside its loss.
 
 # %%
-import tempfile
+from transformers import Trainer
 
-from transformers import Trainer, TrainingArguments
+from helpers.training import training_arguments
 
-arguments = TrainingArguments(
-    output_dir=tempfile.mkdtemp(prefix="lesson06-"), num_train_epochs=profile.epochs, learning_rate=5e-4,
-    warmup_steps=0.05, weight_decay=0.01, per_device_train_batch_size=profile.batch_size, save_strategy="no",
-    logging_strategy="epoch", report_to="none", seed=0, use_cpu=profile.name != "gpu",
-    fp16=profile.mixed_precision == "fp16",
-    bf16=profile.mixed_precision == "bf16",
-)
+arguments = training_arguments(profile, learning_rate=5e-4, warmup_steps=0.05, save_strategy="no",
+                               logging_strategy="epoch")
 trainer = Trainer(model=model, args=arguments, train_dataset=train, data_collator=collator, processing_class=tokenizer)
 trainer.train()
 after = review_perplexity(model, heldout)
@@ -131,7 +115,7 @@ def generate_reviews(label, n, seed=0):
     return [tokenizer.decode(ids[1:], skip_special_tokens=True) for ids in output]
 
 
-n_generated = 200 if profile.name != "smoke" else 8
+n_generated = profile.judged_generations
 generated = {label: generate_reviews(label, n_generated, seed=label) for label in (1, 0)}
 with pd.option_context("display.max_colwidth", 100):
     display(pd.DataFrame({"asked for": [CONTROL[l] for l in (1, 1, 1, 0, 0, 0)],
@@ -154,12 +138,11 @@ judge_train = tokenize_dataset(train_raw, judge_tokenizer, MAX_LENGTH)
 judge_validation = tokenize_dataset(heldout_raw, judge_tokenizer, MAX_LENGTH)
 train_classifier(judge, judge_train, judge_validation, judge_tokenizer,
                  FineTuneSettings(epochs=profile.epochs, batch_size=profile.batch_size, learning_rate=1e-4), progress=False)
-judge_test = tokenize_dataset(reviews["test"].select(range(profile.eval_examples or len(reviews["test"]))),
-                              judge_tokenizer, MAX_LENGTH)
+judge_test = tokenize_dataset(head(reviews["test"], profile.eval_examples), judge_tokenizer, MAX_LENGTH)
 print(f"judge's test accuracy: {evaluate_classifier(judge, judge_test, judge_tokenizer)['accuracy']:.1%}")
 
 # %%
-from helpers.generation import distinct_n
+from helpers.text_metrics import distinct_n
 
 rows = {}
 for label, texts in generated.items():
@@ -177,7 +160,7 @@ for label, texts in generated.items():
 # any 20-character stretch of it (a verbatim copy of a whole review, or of a long part of one):
 
 # %%
-from helpers.generation import copies_stretch
+from helpers.text_metrics import copies_stretch
 
 training_text = "\n".join(train_raw["text"])
 for label, texts in generated.items():

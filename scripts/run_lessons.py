@@ -23,6 +23,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from helpers.env import hardware
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "lesson_runtimes.json"
 PEAK_CELL = """\
@@ -51,12 +53,6 @@ def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_dir / path.name)
     return {"seconds": round(seconds, 1), **figures}
-
-
-def hardware() -> str:
-    from helpers.pretrain import hardware as describe
-
-    return describe()
 
 
 def main() -> int:

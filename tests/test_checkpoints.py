@@ -8,7 +8,7 @@ from safetensors import safe_open
 from transformers import BertForMaskedLM, GPT2LMHeadModel
 
 from helpers.models import COURSE_CHECKPOINTS, load_pretrained
-from helpers.pretrain import RECORD_NAME, evaluate, file_hashes, main, pretraining_texts
+from helpers.checkpoints import RECORD_NAME, evaluate, file_hashes, main, pretraining_texts
 from helpers.tokenization import load_course_tokenizer
 
 KINDS = {"course-bert": ("bert", BertForMaskedLM), "course-gpt": ("gpt", GPT2LMHeadModel)}

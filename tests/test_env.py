@@ -1,5 +1,7 @@
 import socket
 
+import torch
+
 import pytest
 
 from helpers import env
@@ -46,3 +48,25 @@ def test_print_environment(capsys):
 
 def test_missing_package_version():
     assert env.package_version("surely-not-a-real-package-xyz") == "not installed"
+
+
+def test_hardware_names_the_cpu_cores_and_threads():
+    from helpers.env import hardware
+
+    described = hardware("cpu")
+    assert "logical cores" in described and f"{torch.get_num_threads()} torch threads" in described
+
+
+def test_start_lesson_seeds_quiets_and_returns_profile_and_device(monkeypatch, capsys):
+    import transformers
+
+    from helpers.env import start_lesson
+
+    monkeypatch.setenv("COURSE_PROFILE", "smoke")
+    profile, device = start_lesson(seed=3)
+    first = torch.rand(2)
+    start_lesson(seed=3)
+    assert torch.equal(first, torch.rand(2))
+    assert profile.name == "smoke" and device.type == "cpu"
+    assert transformers.logging.get_verbosity() == transformers.logging.ERROR
+    assert "profile" in capsys.readouterr().out

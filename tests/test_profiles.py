@@ -58,10 +58,13 @@ def test_gpu_profile_without_cuda_says_what_to_do(monkeypatch):
         get_profile("gpu")
 
 
-@pytest.mark.parametrize("bf16, expected", [(True, "bf16"), (False, "fp16")])
-def test_gpu_profile_picks_bf16_where_supported(monkeypatch, bf16, expected):
+@pytest.mark.parametrize("capability, expected", [((7, 5), "fp16"), ((7, 0), "fp16"), ((8, 0), "bf16"),
+                                                  ((8, 9), "bf16"), ((9, 0), "bf16")])
+def test_gpu_profile_picks_bf16_only_on_native_hardware(monkeypatch, capability, expected):
+    # a T4 (7.5) answers True to is_bf16_supported() through emulation: it must still get fp16
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args, **kwargs: capability)
     assert get_profile("gpu").mixed_precision == expected
     assert get_profile("cpu").mixed_precision is None
 

@@ -1,6 +1,6 @@
 """The bilingual interview-question bank (面试题库) and ways to drill it.
 
-Questions live in YAML files under ``helpers/interview/bank/``, one file per lesson. Each entry::
+Questions live in YAML files under ``helpers/interview/questions/``, one file per lesson. Each entry::
 
     - id: general-pretraining-purpose   # unique, lowercase kebab-case
       lesson: "00"                       # the lesson that demonstrates the answer

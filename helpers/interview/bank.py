@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-BANK_DIR = Path(__file__).resolve().parent / "bank"
+QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"  # the YAML files, one per lesson
 LANGUAGES = ("zh", "en")
 TOPICS = (
     "general", "pretraining", "classification", "fine-tuning", "peft", "overfitting",
@@ -127,7 +127,7 @@ def parse_entry(raw: Any, source: str = "<entry>") -> Question:
 
 def load_bank(directory: Path | str | None = None) -> list[Question]:
     """Every question in every ``*.yaml`` file of the bank, validated, ids unique."""
-    folder = Path(directory) if directory is not None else BANK_DIR
+    folder = Path(directory) if directory is not None else QUESTIONS_DIR
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise BankError(f"no *.yaml files in {folder}")

@@ -4,15 +4,15 @@ from transformers import BertForSequenceClassification
 
 from helpers.models import bert_config
 from helpers.profiles import get_profile
-from helpers.strategies import (
+from helpers.finetune_strategies import (
     PEFT_METHODS,
     freeze_bottom_layers,
     freeze_encoder,
     layerwise_lr_groups,
     peft_model,
     saved_size,
-    trainable_parameters,
 )
+from helpers.training import count_parameters as trainable_parameters
 
 
 def tiny():
@@ -45,6 +45,9 @@ def test_layerwise_learning_rates_decay_downwards():
     rates = [group["lr"] for group in groups]
     assert rates == sorted(rates) and rates[-1] == 1e-3 and rates[0] == pytest.approx(1e-3 * 0.5**3)
     assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+    # the same weight-decay rule as every other run: matrices decay, biases and LayerNorm do not
+    assert all((p.ndim >= 2) == (g["weight_decay"] > 0) for g in layerwise_lr_groups(model, 1e-3, 0.5, 0.01)
+               for p in g["params"])
     with pytest.raises(ValueError, match="decay"):
         layerwise_lr_groups(model, 1e-3, 0)
 

@@ -1,4 +1,4 @@
-"""Pretrain (or continue pretraining) a course checkpoint: ``python -m helpers.pretrain bert|gpt``.
+"""Pretrain (or continue pretraining) a course checkpoint: ``python -m helpers.checkpoints bert|gpt``.
 
 It uses the same helpers as lesson 01 (:mod:`helpers.pretraining`) and writes a checkpoint folder:
 ``config.json``, fp16 ``model.safetensors``, the tokenizer, and ``training_record.json`` with every run's
@@ -11,8 +11,8 @@ the People's Daily held-out slice (the reported target) and the review validatio
 
 Examples::
 
-    python -m helpers.pretrain bert --minutes 100 --threads 1           # resume from the shipped one
-    python -m helpers.pretrain gpt --minutes 30 --from-scratch --out /tmp/gpt
+    python -m helpers.checkpoints bert --minutes 100 --threads 1           # resume from the shipped one
+    python -m helpers.checkpoints gpt --minutes 30 --from-scratch --out /tmp/gpt
 
 A run that does not improve the held-out figure does not overwrite the checkpoint (unless ``--force``).
 """
@@ -24,16 +24,15 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
-import time
-import platform
 import subprocess
+import time
 import sys
 from pathlib import Path
 
 import torch
 from transformers import BertForMaskedLM, GPT2LMHeadModel
 
+from .env import hardware
 from .data import load_pretraining_text, load_reviews
 from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
 from .pretraining import PretrainResult, PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
@@ -113,22 +112,10 @@ def git_commit() -> str:
         return "unknown"
 
 
-def hardware() -> str:
-    """The device a run used, in words."""
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0)
-    model = platform.processor() or "CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads"
-
-
-def read_record(folder: Path) -> dict | None:
+def read_record(checkpoint: str | Path) -> dict | None:
+    """The training record of a course checkpoint (``"course-bert"``, ``"course-gpt"``) or folder; None if absent."""
+    folder = COURSE_CHECKPOINTS[checkpoint] if isinstance(checkpoint, str) and checkpoint in COURSE_CHECKPOINTS \
+        else Path(checkpoint)
     path = folder / RECORD_NAME
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -168,7 +155,7 @@ def save_checkpoint(model, tokenizer, folder: Path, record: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.pretrain", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.checkpoints", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("bert", "gpt"))
     parser.add_argument("--minutes", type=float, default=None, help="time box; the LR schedule fits into it")
     parser.add_argument("--steps", type=int, default=100_000, help="schedule length (upper bound with --minutes)")
@@ -240,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = (previous or {}).get("runs", []) + [run]
         return {
             "kind": kind,
-            "description": "course checkpoint pretrained by helpers/pretrain.py; see helpers/pretraining.py",
+            "description": "course checkpoint pretrained by helpers/checkpoints.py; see helpers/pretraining.py",
             "data": {"train": "People's Daily 1998-01 train slice and/or review train split text (no labels); "
                               "each run names its text",
                      "corpus_tokens": corpus_tokens, "block_size": block_size,

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.generation import distinct_n, repetition_rate
+from helpers.text_metrics import distinct_n, repetition_rate
 
 
 def test_distinct_n():
@@ -21,7 +21,7 @@ def test_repetition_rate():
 
 
 def test_copies_stretch():
-    from helpers.generation import copies_stretch
+    from helpers.text_metrics import copies_stretch
 
     corpus = "这家酒店的服务非常好。"
     assert copies_stretch("我觉得这家酒店的服务", corpus, 6)

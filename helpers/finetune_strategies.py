@@ -4,7 +4,8 @@
 * :func:`freeze_bottom_layers` freezes the embeddings and the lowest ``k`` encoder layers;
 * :func:`layerwise_lr_groups` gives each layer its own learning rate, decaying from top to bottom (LLRD);
 * :func:`peft_model` wraps the model with LoRA, prefix tuning, AdaLoRA or IA3 from the ``peft`` library;
-* :func:`trainable_parameters` and :func:`saved_size` measure what each strategy costs.
+* :func:`saved_size` measures what a strategy costs on disk (:func:`helpers.training.count_parameters` counts
+  what it trains).
 """
 
 from __future__ import annotations
@@ -17,13 +18,9 @@ import torch
 from peft import AdaLoraConfig, IA3Config, LoraConfig, PeftModel, PrefixTuningConfig, TaskType, get_peft_model
 from transformers import BertForSequenceClassification
 
+from .training import adamw_parameter_groups
+
 PEFT_METHODS = ("lora", "prefix", "adalora", "ia3")
-
-
-def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """``(trainable, total)`` parameter counts."""
-    total = sum(p.numel() for p in model.parameters())
-    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
 def _check_bert(model: torch.nn.Module) -> None:
@@ -59,7 +56,8 @@ def freeze_bottom_layers(model: BertForSequenceClassification, k: int) -> BertFo
 def layerwise_lr_groups(model: BertForSequenceClassification, base_lr: float, decay: float = 0.8,
                         weight_decay: float = 0.01) -> list[dict]:
     """AdamW parameter groups: head at ``base_lr``, layer i from the top at ``base_lr * decay**i``,
-    embeddings lowest. Lower layers hold general features and move less."""
+    embeddings lowest. Lower layers hold general features and move less. Weight decay follows the same rule
+    as every other run (:func:`helpers.training.adamw_parameter_groups`), so only the learning rates differ."""
     _check_bert(model)
     if not 0 < decay <= 1:
         raise ValueError(f"decay must be in (0, 1], got {decay}")
@@ -67,10 +65,8 @@ def layerwise_lr_groups(model: BertForSequenceClassification, base_lr: float, de
     blocks = [(model.bert.embeddings, base_lr * decay ** len(layers))]
     blocks += [(layer, base_lr * decay ** (len(layers) - 1 - i)) for i, layer in enumerate(layers)]
     head = [p for n, p in model.named_parameters() if not n.startswith(("bert.embeddings", "bert.encoder"))]
-    groups = [{"params": [p for p in module.parameters() if p.requires_grad], "lr": lr, "weight_decay": weight_decay}
-              for module, lr in blocks]
-    groups.append({"params": [p for p in head if p.requires_grad], "lr": base_lr, "weight_decay": weight_decay})
-    return [group for group in groups if group["params"]]
+    groups = [group for module, lr in blocks for group in adamw_parameter_groups(module, weight_decay, lr)]
+    return groups + adamw_parameter_groups(head, weight_decay, base_lr)
 
 
 # The course BERT was pretrained without a pooler (no NSP), so its pooler starts random: it must train
