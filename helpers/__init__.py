@@ -9,6 +9,11 @@ One module per concern:
 * ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)
 * ``exercises``    – exercise checkers with specific feedback
 * ``interview``    – the bilingual interview-question bank, flashcards and quizzes
+* ``deployment``   – lesson 02's classifier trained once per profile and cached as safetensors (08)
+* ``compression``  – size on disk, int8 quantization, pruning, head removal, distillation (08)
+* ``onnx_export``  – ONNX export with dynamic axes, ONNX Runtime sessions, int8 in ONNX Runtime (08)
+* ``serve``        – the FastAPI service: micro-batching, Prometheus metrics, strict input checks (08)
+* ``loadtest``     – a loopback load test of the service: latency percentiles, errors by status (08)
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed

@@ -73,6 +73,10 @@ class Profile:
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
+    latency_reviews: int = 32  # test reviews timed one at a time (batch 1) and as one batch (08)
+    timing_repeats: int = 5  # timed passes per latency figure, after one warm-up pass (08)
+    load_test_requests: int = 600  # requests per load test of the service, 10% of them malformed (08)
+    load_test_clients: int = 16  # concurrent clients in the load test (08)
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -105,6 +109,9 @@ PROFILES: dict[str, Profile] = {
         generation_samples=2,
         cache_benchmark_tokens=16,
         judged_generations=8,
+        latency_reviews=8,
+        timing_repeats=1,
+        load_test_requests=64,
     ),
     "cpu": Profile(
         name="cpu",
