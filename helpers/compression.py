@@ -14,7 +14,8 @@
   :func:`head_importance` ranks heads by how much the validation loss rises when each one alone is removed.
 * :func:`distillation_loss`, :func:`student_from_checkpoint`, :func:`train_student`: knowledge distillation
   (知识蒸馏) into a shallower student, and the same student trained on labels only, through the same loop.
-* :func:`encode`, :func:`latency_ms`: the batches and the latency measurement every variant shares.
+* :func:`encode`, :func:`latency_ms`, :func:`logits_by_length`: the batches, the latency measurement and the
+  test-set scoring every variant shares.
 """
 
 from __future__ import annotations
@@ -432,9 +433,30 @@ def latency_ms(run: Callable[[dict], object], batches: list[dict], repeat: int =
     return 1000 * median_seconds(one_pass, "cpu", warmup=warmup, repeat=repeat) / len(batches)
 
 
-def torch_runner(model: torch.nn.Module, dtype: torch.dtype | None = None) -> Callable[[dict], torch.Tensor]:
-    """``run(batch) -> logits`` for a PyTorch model under ``torch.inference_mode`` (inputs cast to nothing: ids stay
-    integers; ``dtype`` only converts the returned logits' precision for comparison)."""
+def logits_by_length(run: Callable[[dict], object], tokenizer: PreTrainedTokenizerBase, texts: list[str],
+                     max_length: int, batch_size: int = 64) -> np.ndarray:
+    """Logits of ``run`` for every text, in the order given, computed in batches of similar length.
+
+    Sorting by length before batching leaves little padding, so scoring the 1,736 test reviews takes a fraction
+    of the time of batches in random order; the predictions are the same (the attention mask hides padding).
+    ``run`` is any ``batch -> logits`` function (a PyTorch model via :func:`torch_runner`, an ONNX Runtime session).
+    """
+    if isinstance(texts, str) or not len(texts):
+        raise ValueError("logits_by_length expects a non-empty list of texts")
+    order = np.argsort([len(text) for text in texts], kind="stable")
+    outputs = np.zeros((len(texts), 0), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start:start + batch_size]
+        logits = run(encode(tokenizer, [texts[i] for i in chunk], max_length))
+        logits = logits.float().numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits, dtype=np.float32)
+        if outputs.shape[1] == 0:
+            outputs = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
+        outputs[chunk] = logits
+    return outputs
+
+
+def torch_runner(model: torch.nn.Module) -> Callable[[dict], torch.Tensor]:
+    """``run(batch) -> logits`` (as float32) for a PyTorch model, under ``torch.inference_mode``."""
     model.eval()
 
     def run(batch: dict) -> torch.Tensor:

@@ -196,7 +196,16 @@ def run_load_test(url: str, texts: list[str], requests: int = 800, clients: int 
     if clients < 1:
         raise ValueError(f"clients must be >= 1, got {clients}")
     plan = plan_requests(texts, requests, malformed_share, seed)
-    records, wall = asyncio.run(_drive(url, plan, clients, time_limit_s, request_timeout_s))
+    drive = lambda: asyncio.run(_drive(url, plan, clients, time_limit_s, request_timeout_s))  # noqa: E731
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # no event loop here (a script): run it directly
+        records, wall = drive()
+    else:  # inside Jupyter, whose kernel already runs a loop: use a fresh one in a helper thread
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            records, wall = pool.submit(drive).result()
     return summarise(records, wall, planned=len(plan), clients=clients)
 
 

@@ -222,3 +222,15 @@ def test_encode_and_latency(model):
 def test_half_precision_support_is_described():
     support = C.half_precision_support()
     assert set(support) == {"bf16", "fp16"} and all(("native" in v) or ("emulated" in v) for v in support.values())
+
+
+def test_scoring_by_length_gives_the_same_logits_in_the_original_order(model):
+    from helpers.classification import predict_logits
+
+    tokenizer = load_tokenizer("course-bert")
+    raw = head(load_reviews()["test"], 40)
+    expected = predict_logits(model, tokenize_dataset(raw, tokenizer, 64), tokenizer, batch_size=7)
+    got = C.logits_by_length(C.torch_runner(model), tokenizer, list(raw["text"]), 64, batch_size=8)
+    assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
+    with pytest.raises(ValueError, match="non-empty list"):
+        C.logits_by_length(C.torch_runner(model), tokenizer, [], 64)

@@ -239,3 +239,14 @@ def test_load_plan_and_summary():
     assert summary["by_status"] == {"200": 100, "422": 1, "no response": 1}
     with pytest.raises(ValueError, match="non-blank"):
         plan_requests(["", "x" * 600], 10)
+
+
+def test_length_sorted_chunks_keep_each_text_with_its_own_prediction(tiny_model):
+    texts = ["好", "这本书的内容非常丰富，推荐购买", "差评", "物流太慢了，等了一个星期才到货，包装也破了", "还行"]
+    chunked = SentimentModel(tiny_model, sub_batch=2).predict(texts)
+    alone = [SentimentModel(tiny_model, sub_batch=1).predict([text])[0] for text in texts]
+    for a, b in zip(chunked, alone):
+        assert a["label"] == b["label"]
+        assert abs(a["probabilities"]["positive"] - b["probabilities"]["positive"]) < 1e-4
+    with pytest.raises(ValueError, match="sub_batch"):
+        SentimentModel(tiny_model, sub_batch=0)
