@@ -273,16 +273,23 @@ def remove_heads(model: torch.nn.Module, heads: Mapping[int, Iterable[int]]) -> 
 
 
 @torch.no_grad()
-def head_importance(model: BertForSequenceClassification, dataset: Dataset, tokenizer: PreTrainedTokenizerBase,
-                    batch_size: int = 128, progress: bool = True) -> np.ndarray:
-    """``[layers, heads]``: how much the mean validation loss rises when that head alone is removed."""
-    base = evaluate_classifier(model, dataset, tokenizer, batch_size)["loss"]
+def head_importance(model: BertForSequenceClassification, tokenizer: PreTrainedTokenizerBase, texts: list[str],
+                    labels, max_length: int, progress: bool = True) -> np.ndarray:
+    """``[layers, heads]``: how much the mean cross-entropy on ``texts`` rises when that head alone is removed."""
+    labels = torch.as_tensor(np.asarray(labels))
+    if len(labels) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+
+    def loss(candidate: torch.nn.Module) -> float:
+        logits = logits_by_length(torch_runner(candidate), tokenizer, texts, max_length)
+        return float(F.cross_entropy(torch.from_numpy(logits), labels))
+
+    base = loss(model)
     layers, per_layer = model.config.num_hidden_layers, model.config.num_attention_heads
     scores = np.zeros((layers, per_layer))
     cells = [(layer, head) for layer in range(layers) for head in range(per_layer)]
     for layer, head in tqdm(cells, desc="head importance", disable=not progress, leave=False):
-        ablated = remove_heads(copy.deepcopy(model), {layer: [head]})
-        scores[layer, head] = evaluate_classifier(ablated, dataset, tokenizer, batch_size)["loss"] - base
+        scores[layer, head] = loss(remove_heads(copy.deepcopy(model), {layer: [head]})) - base
     return scores
 
 

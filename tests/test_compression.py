@@ -135,9 +135,11 @@ def test_head_importance_scores_every_head():
     profile = get_profile("smoke")
     tokenizer = load_tokenizer("course-bert")
     small = BertForSequenceClassification(bert_config(profile, num_labels=2, num_hidden_layers=2)).eval()
-    data = tokenize_dataset(head(load_reviews()["validation"], 16), tokenizer, 32)
-    scores = C.head_importance(small, data, tokenizer, progress=False)
+    raw = head(load_reviews()["validation"], 16)
+    scores = C.head_importance(small, tokenizer, list(raw["text"]), raw["label"], 32, progress=False)
     assert scores.shape == (2, 2) and np.isfinite(scores).all() and np.abs(scores).sum() > 0
+    with pytest.raises(ValueError, match="labels"):
+        C.head_importance(small, tokenizer, list(raw["text"]), raw["label"][:3], 32)
 
 
 def reference_kl(student, teacher, temperature):

@@ -76,7 +76,8 @@ def check_distillation_loss(answer: Any) -> str:
                                  "(no .item(), .detach() or NumPy on them).")
         if torch.allclose(got.float(), expected, atol=1e-5):
             continue
-        where = f"with T={temperature:g}, alpha={alpha:g}: you gave {float(got):.5f}, expected {float(expected):.5f}"
+        where = (f"with T={temperature:g}, alpha={alpha:g}: you gave {float(got.detach()):.5f}, expected "
+                 f"{float(expected):.5f}")
         soft = distillation_loss(student, teacher, None, temperature, 1.0)
         hard = torch.nn.functional.cross_entropy(student, labels)
         reverse = torch.nn.functional.kl_div(torch.log_softmax(teacher / temperature, -1),
@@ -91,7 +92,7 @@ def check_distillation_loss(answer: Any) -> str:
         if alpha > 0 and torch.allclose(got, alpha * soft / 3 + (1 - alpha) * hard, atol=1e-5):
             raise ExerciseFailed(f"{where}. Average the KL over the batch (reduction='batchmean'), not over every "
                                  "element ('mean' also divides by the number of classes).")
-        if 0 < alpha < 1 and torch.allclose(got, (1 - alpha) * soft + alpha * hard, atol=1e-5):
+        if torch.allclose(got, (1 - alpha) * soft + alpha * hard, atol=1e-5):
             raise ExerciseFailed(f"{where}. alpha weighs the soft (teacher) term and 1 - alpha the label term; you "
                                  "swapped them.")
         raise ExerciseFailed(f"{where}. Divide both logits by T before the softmax, take "
