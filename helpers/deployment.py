@@ -161,3 +161,35 @@ def load_or_train_classifier(profile: Profile, root: str | Path | None = None, r
     record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
     model = load_pretrained(BertForSequenceClassification, folder).to(torch.device("cpu")).eval()
     return CachedClassifier(model, load_tokenizer(folder), folder, record, trained_now)
+
+
+def save_lesson_results(profile: Profile, lesson: str, results: dict, root: str | Path | None = None) -> Path:
+    """Write a lesson's measured figures to ``<root>/results/<lesson>_<profile>.json`` (``root``: the cache root's
+    parent, ``build/`` by default), with the hardware, the load average and the date; returns the path.
+
+    ``bench/collect_deployment.py`` copies lesson 08's file into ``bench/results/deployment.json``. DataFrames are
+    stored as lists of records.
+    """
+    import pandas as pd
+
+    from .loadtest import machine_load
+
+    def plain(value):
+        if isinstance(value, pd.DataFrame):
+            return json.loads(value.reset_index().to_json(orient="records"))
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        if hasattr(value, "item"):  # NumPy scalars
+            return value.item()
+        return value
+
+    folder = cache_root(root).parent / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{lesson}_{profile.name}.json"
+    record = {"lesson": lesson, "profile": profile.name, "hardware": hardware("cpu"), "load": machine_load(),
+              "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "command": f"python scripts/run_lessons.py --profile {profile.name} {lesson[:2]}", **plain(results)}
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -668,6 +668,29 @@ print(f"PSI served vs training: {psi(served_shares, bucket_shares(train_lengths)
 drift.round(3)
 
 # %% [markdown]
+# The figures measured in this run, saved for the record (`build/results/`, with the machine, its load and the date):
+
+# %%
+from helpers.deployment import save_lesson_results
+
+saved = save_lesson_results(profile, "08_deployment", {
+    "threads": THREADS,
+    "compression": table.drop(columns="note"),
+    "targets": targets,
+    "onnx_parity": {"max_abs_logit_difference": float(difference), "identical_predictions": identical,
+                    "test_reviews": len(test_texts)},
+    "heads_curve": curve,
+    "students": {name: {"best_epoch": run.best_epoch, "validation_accuracy": run.best_validation_accuracy,
+                        "training_seconds": run.seconds} for name, run in student_runs.items()},
+    "load_test": {mode: {k: v for k, v in report.items() if k != "latencies_ms"} for mode, report in load_reports.items()},
+    "service_targets": service_targets,
+    "drift_psi": {"served_vs_training": psi(served_shares, bucket_shares(train_lengths)),
+                  "only_long_vs_training": psi(long_only, bucket_shares(train_lengths))},
+    "teacher": {key: record[key] for key in ("train_examples", "best_epoch", "validation_accuracy", "training_seconds")},
+})
+print("saved:", saved)
+
+# %% [markdown]
 # ## 11. Security (安全)
 #
 # * **Never load pickle from anyone you do not trust.** `torch.load` of a `.bin`/`.pt` file and `pickle.load` can run
