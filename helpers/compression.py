@@ -14,8 +14,8 @@
   :func:`head_importance` ranks heads by how much the validation loss rises when each one alone is removed.
 * :func:`distillation_loss`, :func:`student_from_checkpoint`, :func:`train_student`: knowledge distillation
   (知识蒸馏) into a shallower student, and the same student trained on labels only, through the same loop.
-* :func:`encode`, :func:`latency_ms`, :func:`logits_by_length`: the batches, the latency measurement and the
-  test-set scoring every variant shares.
+* :func:`encode`, :func:`latency_ms`, :func:`latency_table`, :func:`logits_by_length`: the batches, the latency
+  measurements (one variant, or many interleaved) and the test-set scoring every variant shares.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from transformers.pytorch_utils import prune_linear_layer
 
 from .classification import FineTuneResult, FineTuneSettings, evaluate_classifier
 from .models import load_pretrained
-from .timing import median_seconds
+from .timing import Stopwatch, median_seconds
 from .training import adamw_parameter_groups
 
 _QUANTIZED_LINEAR = None
@@ -342,6 +342,25 @@ def student_from_checkpoint(name_or_path: str | Path, num_layers: int, **kwargs)
                                **kwargs)
 
 
+def student_from_teacher(teacher: BertForSequenceClassification, layers: Iterable[int]) -> BertForSequenceClassification:
+    """A shallower copy of a fine-tuned BERT classifier: its embeddings, pooler and head, and only the encoder
+    ``layers`` given (e.g. ``(0, 2)``: every other layer, as DistilBERT was built from BERT)."""
+    layers = list(layers)
+    total = teacher.config.num_hidden_layers
+    if not layers or any(not isinstance(i, int) or not 0 <= i < total for i in layers):
+        raise ValueError(f"layers must be a non-empty list of indices in [0, {total}), got {layers!r}")
+    config = copy.deepcopy(teacher.config)
+    config.num_hidden_layers = len(layers)
+    student = BertForSequenceClassification(config)
+    state = {key: value for key, value in teacher.state_dict().items() if ".encoder.layer." not in key}
+    for new, old in enumerate(layers):
+        prefix = f"bert.encoder.layer.{old}."
+        state.update({f"bert.encoder.layer.{new}." + key[len(prefix):]: value
+                      for key, value in teacher.state_dict().items() if key.startswith(prefix)})
+    student.load_state_dict(state)
+    return student
+
+
 class _WithTeacherLogits:
     """Pads a batch with the tokenizer and stacks the rows' teacher logits alongside."""
 
@@ -438,6 +457,28 @@ def latency_ms(run: Callable[[dict], object], batches: list[dict], repeat: int =
             run(batch)
 
     return 1000 * median_seconds(one_pass, "cpu", warmup=warmup, repeat=repeat) / len(batches)
+
+
+def latency_table(runners: Mapping[str, Callable[[dict], object]], batch_sets: Mapping[str, list[dict]],
+                  repeat: int = 5, warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Median milliseconds per batch for every runner on every set of batches, measured **interleaved**.
+
+    Each round times every runner once on every set (a :class:`helpers.timing.Stopwatch` around one pass over the
+    set's batches), after ``warmup`` untimed rounds, so a slow spell on a shared machine hits all variants alike
+    instead of whichever happened to be measured then. Returns ``{runner: {set: median ms per batch}}``.
+    """
+    if repeat < 1 or warmup < 0 or not runners or not batch_sets or not all(batch_sets.values()):
+        raise ValueError("need runners, non-empty batch sets, repeat >= 1 and warmup >= 0")
+    times: dict[str, dict[str, list[float]]] = {name: {kind: [] for kind in batch_sets} for name in runners}
+    for round_index in range(warmup + repeat):
+        for name, run in runners.items():
+            for kind, batches in batch_sets.items():
+                with Stopwatch("cpu") as watch:
+                    for batch in batches:
+                        run(batch)
+                if round_index >= warmup:
+                    times[name][kind].append(1000 * watch.seconds / len(batches))
+    return {name: {kind: float(np.median(values)) for kind, values in kinds.items()} for name, kinds in times.items()}
 
 
 def logits_by_length(run: Callable[[dict], object], tokenizer: PreTrainedTokenizerBase, texts: list[str],

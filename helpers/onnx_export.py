@@ -8,7 +8,7 @@
   loaded 2-core CI machine, so the lesson (run in CI on every change) uses the tracer and names the other.
 * :func:`ort_session` opens an ``InferenceSession`` with a fixed number of threads and all graph optimisations.
 * :func:`quantize_onnx_int8` is ONNX Runtime's dynamic int8 quantization of the MatMul weights.
-* :func:`onnx_logits` runs a session on a tokenised batch.
+* :func:`onnx_logits` runs a session on a tokenised batch; :func:`graph_summary` counts a graph's operations.
 """
 
 from __future__ import annotations
@@ -68,8 +68,10 @@ def export_onnx(model: torch.nn.Module, path: str | Path, dynamo: bool = False, 
     return path
 
 
-def ort_session(path: str | Path, threads: int = 1):
-    """An ONNX Runtime CPU session for ``path`` using ``threads`` threads, with every graph optimisation on."""
+def ort_session(path: str | Path, threads: int = 1, optimized_path: str | Path | None = None):
+    """An ONNX Runtime CPU session for ``path`` using ``threads`` threads, with every graph optimisation on.
+
+    ``optimized_path``: also write the graph as ONNX Runtime optimised it (to see what it fused)."""
     import onnxruntime as ort
 
     if not Path(path).is_file():
@@ -81,7 +83,21 @@ def ort_session(path: str | Path, threads: int = 1):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only
+    if optimized_path is not None:
+        options.optimized_model_filepath = str(optimized_path)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def graph_summary(path: str | Path, top: int = 6) -> str:
+    """``"<n> nodes: MatMul 32, ..."``: how many operations an ONNX graph has, the most frequent kinds first."""
+    import collections
+
+    import onnx
+
+    counts = collections.Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+    common = ", ".join(f"{kind} {count}" for kind, count in counts.most_common(top))
+    fused = sorted(kind for kind in counts if kind.startswith(("Fused", "Bias", "Attention", "SkipLayer", "Gelu")))
+    return f"{sum(counts.values())} nodes ({common}; fused kinds: {', '.join(fused) or 'none'})"
 
 
 def onnx_logits(session, batch: dict) -> np.ndarray:

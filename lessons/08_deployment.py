@@ -75,28 +75,30 @@ print(f"test reviews scored per variant: {len(test_texts)}; validation reviews f
 # Every variant gets the same four numbers:
 #
 # * **size on disk**: bytes of its weights written as one safetensors file;
-# * **latency at batch 1**: `profile.latency_reviews` test reviews sent one at a time (each padded to nothing),
-#   the mean per review: what one user waiting for one answer sees;
+# * **latency at batch 1**: `profile.latency_reviews` test reviews sent one at a time (no padding), the mean per
+#   review: what one user waiting for one answer sees;
 # * **latency at batch 32** (or the profile's `latency_reviews`): the same reviews as one padded batch, per batch;
 # * **test accuracy**, and how many test predictions agree with the fp32 model's.
 #
-# Latency comes from `helpers.timing.median_seconds`: one warm-up pass (memory allocation, kernel choice), then the
-# median of `profile.timing_repeats` passes, so one pass disturbed by another process does not decide the figure.
+# Latency is timed for all variants together at the end (section 8) with `helpers.compression.latency_table`: one
+# warm-up round (memory allocation, kernel choice), then `profile.timing_repeats` rounds, each timing **every** variant
+# once with a `helpers.timing.Stopwatch`; the median per variant is reported. Interleaving matters on a shared machine:
+# a slow spell then hits all variants alike instead of whichever happened to be measured during it.
 # Scoring the test split sorts reviews by length before batching (`logits_by_length`), which avoids most padding
 # without changing a single prediction.
 
 # %%
-from helpers.compression import encode, latency_ms, logits_by_length, parameter_count, size_on_disk, torch_runner
+from helpers.compression import encode, logits_by_length, parameter_count, size_on_disk, torch_runner
 
 latency_texts = test_texts[: profile.latency_reviews]
 single_batches = [encode(tokenizer, [text], MAX_LENGTH) for text in latency_texts]
 full_batch = [encode(tokenizer, latency_texts, MAX_LENGTH)]
 BATCH = len(latency_texts)
-rows, reference_predictions = [], None
+rows, runners, reference_predictions = [], {}, None
 
 
 def measure(name, run, size_bytes, parameters, note=""):
-    """One row of the comparison table: size, parameters, latency at batch 1 and batch BATCH, test accuracy."""
+    """One row of the comparison table (size, parameters, test accuracy); ``run`` is kept for the latency round."""
     global reference_predictions
     logits = logits_by_length(run, tokenizer, test_texts, MAX_LENGTH)
     predictions = logits.argmax(-1)
@@ -106,13 +108,12 @@ def measure(name, run, size_bytes, parameters, note=""):
         "variant": name,
         "size (MB)": size_bytes / 1e6,
         "parameters": parameters,
-        "batch 1 (ms/review)": latency_ms(run, single_batches, repeat=profile.timing_repeats),
-        f"batch {BATCH} (ms/batch)": latency_ms(run, full_batch, repeat=profile.timing_repeats),
         "test accuracy": float((predictions == test_labels).mean()),
         "same prediction as fp32": float((predictions == reference_predictions).mean()),
         "note": note,
     }
     rows.append(row)
+    runners[name] = run
     return row, logits
 
 
@@ -183,11 +184,9 @@ with torch.inference_mode():
           torch.equal(reloaded_int8(**probe).logits, int8_model(**probe).logits))
 int8_row, int8_logits = measure("int8 dynamic (Linear layers)", torch_runner(int8_model), int8_bytes,
                                 parameter_count(int8_model))
-print(f"int8 vs fp32: {fp32_row['size (MB)'] / int8_row['size (MB)']:.2f}x smaller, "
-      f"{fp32_row['batch 1 (ms/review)'] / int8_row['batch 1 (ms/review)']:.2f}x faster at batch 1, "
-      f"{fp32_row[f'batch {BATCH} (ms/batch)'] / int8_row[f'batch {BATCH} (ms/batch)']:.2f}x at batch {BATCH}, "
+print(f"int8 vs fp32: {fp32_row['size (MB)'] / int8_row['size (MB)']:.2f}x smaller on disk, "
       f"accuracy {100 * (int8_row['test accuracy'] - fp32_row['test accuracy']):+.1f} points, "
-      f"max |logit difference| {np.abs(int8_logits - fp32_logits).max():.3f}")
+      f"max |logit difference| {np.abs(int8_logits - fp32_logits).max():.3f} (latency: section 8)")
 
 # %% [markdown]
 # ## 4. Half precision on this CPU (半精度)
@@ -398,9 +397,10 @@ pd.DataFrame(rows[-2:]).round(3)
 # %% [markdown]
 # ## 7. ONNX export and ONNX Runtime (ONNX 导出)
 #
-# ONNX is a file format for the computation graph plus weights that many runtimes execute. ONNX Runtime fuses
-# operations (attention, GELU, LayerNorm) and runs the graph without Python in between. The export names the batch
-# and sequence axes dynamic, so one file serves any batch size and any review length.
+# ONNX is a file format for the computation graph plus weights that many runtimes execute. ONNX Runtime optimises
+# the graph when it loads it (folds constants, fuses small operations into bigger ones) and runs it in C++ without
+# Python between operations. The export names the batch and sequence axes dynamic, so one file serves any batch size
+# and any review length.
 #
 # torch 2.13 has two exporters: the TorchScript tracer (`dynamo=False`, deprecated) and the `torch.export`-based one
 # (`dynamo=True`, the new default, needs `onnxscript`). On this classifier both give the same logits (to about 1e-7),
@@ -408,7 +408,7 @@ pd.DataFrame(rows[-2:]).round(3)
 # tracer; `export_onnx(model, path, dynamo=True)` switches.
 
 # %%
-from helpers.onnx_export import export_onnx, onnx_logits, ort_session, quantize_onnx_int8
+from helpers.onnx_export import export_onnx, graph_summary, onnx_logits, ort_session, quantize_onnx_int8
 
 onnx_dir = Path(tempfile.mkdtemp(prefix="lesson08-onnx-"))
 start = time.perf_counter()
@@ -416,6 +416,9 @@ onnx_path = export_onnx(teacher, onnx_dir / "classifier.onnx")
 print(f"exported in {time.perf_counter() - start:.1f} s: {onnx_path.name}, {onnx_path.stat().st_size / 1e6:.1f} MB")
 session = ort_session(onnx_path, threads=THREADS)
 print("inputs:", [(i.name, i.shape) for i in session.get_inputs()], "output:", [(o.name, o.shape) for o in session.get_outputs()])
+optimized = ort_session(onnx_path, threads=THREADS, optimized_path=onnx_dir / "classifier-optimized.onnx")
+print("graph nodes as exported:", graph_summary(onnx_path))
+print("after ONNX Runtime's optimiser:", graph_summary(onnx_dir / "classifier-optimized.onnx"))
 ort_row, ort_logits = measure("ONNX Runtime fp32", lambda batch: onnx_logits(session, batch),
                               onnx_path.stat().st_size, parameter_count(teacher))
 difference = np.abs(ort_logits - fp32_logits).max()
@@ -435,9 +438,17 @@ pd.DataFrame(rows[-2:]).round(3)
 
 # %% [markdown]
 # ## 8. Everything side by side (对比表)
+#
+# Now the latency of every variant, interleaved round by round (section 2), at batch 1 and at batch `BATCH`:
 
 # %%
+from helpers.compression import latency_table
+
+print(f"timing {len(runners)} variants: {profile.timing_repeats} rounds after a warm-up; {machine_load()}")
+latencies = latency_table(runners, {"batch 1": single_batches, "batch N": full_batch}, repeat=profile.timing_repeats)
 table = pd.DataFrame(rows).set_index("variant")
+table.insert(2, "batch 1 (ms/review)", [latencies[name]["batch 1"] for name in table.index])
+table.insert(3, f"batch {BATCH} (ms/batch)", [latencies[name]["batch N"] for name in table.index])
 table["speed-up at batch 1"] = table.loc["fp32 (PyTorch eager)", "batch 1 (ms/review)"] / table["batch 1 (ms/review)"]
 table[f"speed-up at batch {BATCH}"] = (table.loc["fp32 (PyTorch eager)", f"batch {BATCH} (ms/batch)"]
                                        / table[f"batch {BATCH} (ms/batch)"])
@@ -590,8 +601,7 @@ load_table
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.6))
 for mode, report in load_reports.items():
-    latencies = np.array(report["latencies_ms"])
-    ax.hist(latencies, bins=40, alpha=0.6, label=f"{mode}: p50 {report['latency_ms']['p50']:.0f} ms, "
+    ax.hist(np.array(report["latencies_ms"]), bins=40, alpha=0.6, label=f"{mode}: p50 {report['latency_ms']['p50']:.0f} ms, "
                                                   f"p99 {report['latency_ms']['p99']:.0f} ms")
 ax.set(title=f"Latency of good requests under load ({profile.load_test_clients} concurrent clients)",
        xlabel="latency (ms)", ylabel="requests")

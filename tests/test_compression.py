@@ -1,6 +1,7 @@
 """Compression helpers: int8 quantization (saved and reloaded as safetensors), pruning, head removal, distillation."""
 
 import copy
+import time
 
 import numpy as np
 import pytest
@@ -236,3 +237,22 @@ def test_scoring_by_length_gives_the_same_logits_in_the_original_order(model):
     assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
     with pytest.raises(ValueError, match="non-empty list"):
         C.logits_by_length(C.torch_runner(model), tokenizer, [], 64)
+
+
+def test_latency_table_times_every_runner_on_every_set():
+    calls = []
+
+    def runner(name, seconds):
+        def run(batch):
+            calls.append(name)
+            time.sleep(seconds)
+        return run
+
+    table = C.latency_table({"slow": runner("slow", 0.004), "fast": runner("fast", 0.001)},
+                            {"one": [{}], "two": [{}, {}]}, repeat=3, warmup=1)
+    assert set(table) == {"slow", "fast"} and set(table["slow"]) == {"one", "two"}
+    assert table["slow"]["one"] > table["fast"]["one"] and table["slow"]["two"] >= 3.5
+    assert calls[:3] == ["slow", "slow", "slow"] and calls[3:6] == ["fast"] * 3  # interleaved, round by round
+    assert len(calls) == 4 * 2 * 3
+    with pytest.raises(ValueError, match="repeat"):
+        C.latency_table({"x": runner("x", 0)}, {"one": []})

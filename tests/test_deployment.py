@@ -36,3 +36,21 @@ def test_trains_once_then_loads_the_same_weights(tmp_path):
     np.testing.assert_array_equal(predict_logits(first.model, sample, first.tokenizer),
                                   predict_logits(again.model, sample, again.tokenizer))
     assert again.model.config.id2label[1] == "positive"
+
+
+def test_lesson_results_are_saved_as_plain_json(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from helpers.deployment import save_lesson_results
+
+    table = pd.DataFrame({"variant": ["fp32", "int8"], "ms": [np.float32(2.5), 1.5]}).set_index("variant")
+    path = save_lesson_results(get_profile("smoke"), "08_deployment", {"table": table, "flag": np.bool_(True),
+                                                                       "nested": {"n": np.int64(3)}},
+                               root=tmp_path / "deployment")
+    assert path == tmp_path / "results" / "08_deployment_smoke.json"
+    saved = json.loads(path.read_text())
+    assert saved["table"] == [{"variant": "fp32", "ms": 2.5}, {"variant": "int8", "ms": 1.5}]
+    assert saved["flag"] is True and saved["nested"] == {"n": 3} and "load average" in saved["load"]
+    assert saved["command"] == "python scripts/run_lessons.py --profile smoke 08"

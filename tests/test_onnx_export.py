@@ -35,6 +35,15 @@ def test_any_batch_and_length_matches_pytorch(exported, batch_size, length, padd
     assert np.abs(got - expected).max() < 1e-4
 
 
+def test_the_optimised_graph_is_written_and_smaller(exported, tmp_path):
+    from helpers.onnx_export import graph_summary
+
+    model, path = exported
+    ort_session(path, optimized_path=tmp_path / "optimized.onnx")
+    before, after = graph_summary(path), graph_summary(tmp_path / "optimized.onnx")
+    assert int(after.split()[0]) < int(before.split()[0]) and "fused kinds" in after
+
+
 def test_onnx_int8_is_smaller_and_close(exported, tmp_path):
     model, path = exported
     int8 = quantize_onnx_int8(path, tmp_path / "int8.onnx")

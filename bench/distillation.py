@@ -1,0 +1,95 @@
+"""How lesson 08's 2-layer student is set up, chosen on validation: initialisation, learning rate, labels vs
+distillation, over seeds.
+
+Every arm trains the same 2-layer BERT student on the profile's training reviews (the teacher's own training set),
+same epochs, batches (length-grouped) and seed, through :func:`helpers.compression.train_student`; arms differ only
+in how the student starts, the learning rate, and the loss (labels only, or the distillation loss with T=2, alpha=0.5
+against the cached teacher's logits). Validation accuracy (best epoch) chooses; test accuracy is reported for
+the record.
+
+    python bench/distillation.py                       # cpu profile, seeds 0
+    python bench/distillation.py --seeds 0 1 2 --inits teacher-0-1 --lrs 1e-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load_test import save_section  # noqa: E402
+
+from helpers import set_seed  # noqa: E402
+from helpers.classification import FineTuneSettings, balanced_subset, tokenize_dataset  # noqa: E402
+from helpers.compression import logits_by_length, student_from_checkpoint, student_from_teacher, torch_runner, train_student  # noqa: E402
+from helpers.data import head, load_reviews  # noqa: E402
+from helpers.deployment import load_or_train_classifier  # noqa: E402
+from helpers.env import hardware, quiet_libraries  # noqa: E402
+from helpers.loadtest import machine_load  # noqa: E402
+from helpers.profiles import get_profile  # noqa: E402
+
+INITS = {
+    "course-bert-0-1": lambda teacher: student_from_checkpoint("course-bert", 2),
+    "teacher-0-1": lambda teacher: student_from_teacher(teacher, (0, 1)),
+    "teacher-0-2": lambda teacher: student_from_teacher(teacher, (0, 2)),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "gpu"))
+    parser.add_argument("--inits", nargs="+", default=list(INITS), choices=list(INITS))
+    parser.add_argument("--lrs", nargs="+", type=float, default=[1e-4, 3e-4])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    quiet_libraries()
+    profile = get_profile(args.profile)
+    classifier = load_or_train_classifier(profile)
+    teacher, tokenizer = classifier.model, classifier.tokenizer
+    max_length = classifier.record["recipe"]["max_length"]
+    reviews = load_reviews()
+    train_raw = balanced_subset(reviews["train"], profile.train_examples) if profile.train_examples else reviews["train"]
+    train = tokenize_dataset(train_raw, tokenizer, max_length)
+    validation = tokenize_dataset(head(reviews["validation"], profile.eval_examples), tokenizer, max_length)
+    test_raw = head(reviews["test"], profile.eval_examples)
+    teacher_logits = logits_by_length(torch_runner(teacher), tokenizer, list(train_raw["text"]), max_length)
+    test_logits = logits_by_length(torch_runner(teacher), tokenizer, list(test_raw["text"]), max_length)
+    test_labels = np.array(test_raw["label"])
+    result = {"hardware": hardware("cpu"), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
+              "command": "python bench/distillation.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "load_before": machine_load(), "teacher_test_accuracy": float((test_logits.argmax(-1) == test_labels).mean()),
+              "train_examples": len(train), "epochs": profile.epochs, "temperature": 2.0, "alpha": 0.5, "runs": []}
+    print(f"teacher test accuracy {result['teacher_test_accuracy']:.4f}", flush=True)
+    for init in args.inits:
+        for lr in args.lrs:
+            for seed in args.seeds:
+                for arm, soft in (("labels only", None), ("distilled", teacher_logits)):
+                    set_seed(seed)
+                    student = INITS[init](teacher)
+                    settings = FineTuneSettings(epochs=profile.epochs, batch_size=profile.batch_size, learning_rate=lr,
+                                                eval_batch_size=profile.eval_batch_size, seed=seed)
+                    start = time.perf_counter()
+                    run = train_student(student, train, validation, tokenizer, settings, soft, temperature=2.0,
+                                        alpha=0.5, progress=False)
+                    logits = logits_by_length(torch_runner(student), tokenizer, list(test_raw["text"]), max_length)
+                    row = {"init": init, "lr": lr, "seed": seed, "arm": arm, "best_epoch": run.best_epoch,
+                           "validation_accuracy": run.best_validation_accuracy,
+                           "test_accuracy": float((logits.argmax(-1) == test_labels).mean()),
+                           "seconds": round(time.perf_counter() - start, 1)}
+                    result["runs"].append(row)
+                    print(row, flush=True)
+    result["load_after"] = machine_load()
+    save_section(f"distillation_{args.profile}", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
