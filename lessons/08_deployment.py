@@ -239,15 +239,18 @@ csr_weight = dense_weight.to_sparse_csr()
 with torch.inference_mode():
     dense_ms = 1000 * median_seconds(lambda: activations @ dense_weight.T, "cpu", warmup=2, repeat=5)
     sparse_ms = 1000 * median_seconds(lambda: torch.sparse.mm(csr_weight, activations.T), "cpu", warmup=2, repeat=5)
+csr_bytes = csr_weight.values().numel() * 4 + csr_weight.col_indices().numel() * 8 + csr_weight.crow_indices().numel() * 8
 print(f"{tuple(dense_weight.shape)} weight, {(dense_weight == 0).float().mean():.0%} zeros: dense {dense_ms:.2f} ms, "
-      f"CSR sparse {sparse_ms:.2f} ms ({dense_ms / sparse_ms:.2f}x); CSR storage "
-      f"{(csr_weight.values().numel() * 4 + csr_weight.col_indices().numel() * 8) / 1e6:.2f} MB vs dense "
-      f"{dense_weight.numel() * 4 / 1e6:.2f} MB")
+      f"CSR sparse {sparse_ms:.2f} ms (sparse is {dense_ms / sparse_ms:.2f}x the speed of dense); storage: CSR "
+      f"{csr_bytes / 1e6:.2f} MB vs dense {dense_weight.numel() * 4 / 1e6:.2f} MB")
 
 # %% [markdown]
-# Even at 90% zeros the sparse kernel gains little or loses (and 64-bit column indices make the 10% that remain cost
-# 3 times their values). Speed-ups from sparsity need **structure** the hardware can use: whole rows, heads or layers
-# removed (the matrices really get smaller), or patterns such as 2:4 sparsity on recent NVIDIA GPUs.
+# With 9 of 10 weights gone, a sparse kernel does about a tenth of the multiplications, yet it gains far less than
+# 10x over the dense one (or loses): it reads an index for every value and accesses the activations irregularly. Each
+# kept value also carries an 8-byte column index, so CSR stores 12 bytes per non-zero instead of 4, and only very high
+# sparsity saves space. And at 90% sparsity this classifier is no longer a classifier (the table above). Speed-ups from
+# pruning need **structure** the hardware can use: whole rows, heads or layers removed (the matrices really get
+# smaller), or patterns such as 2:4 sparsity on recent NVIDIA GPUs.
 #
 # ### Structured pruning: removing attention heads (结构化剪枝：剪注意力头)
 #
@@ -297,8 +300,9 @@ curve.round(4)
 half_heads = least_important_heads(importance, n_layers * n_heads // 2)
 head_pruned = remove_heads(copy.deepcopy(teacher), half_heads)
 print("heads left per layer:", heads_left(head_pruned))
-measure(f"{n_layers * n_heads // 2} of {n_layers * n_heads} heads removed", torch_runner(head_pruned),
-        size_on_disk(head_pruned), parameter_count(head_pruned), "structured: matrices really shrink")
+head_row_name = f"{n_layers * n_heads // 2} of {n_layers * n_heads} heads removed"
+measure(head_row_name, torch_runner(head_pruned), size_on_disk(head_pruned), parameter_count(head_pruned),
+        "structured: matrices really shrink")
 pd.DataFrame(rows[-1:]).round(3)
 
 # %% [markdown]
@@ -494,12 +498,38 @@ targets = pd.DataFrame([
 targets
 
 # %% [markdown]
-# Read the table before the targets: with a small model, each method's gain depends on where the time goes. At batch 1
-# a large share of a forward pass is per-operation overhead (Python and kernel dispatch for about a hundred small
-# operations), which ONNX Runtime removes and int8 does not; at batch 32 the matrix products dominate, which int8
-# speeds up. The test split has 1,736 reviews, so one review is 0.06 points and the standard error of an accuracy
-# near 80% is about 1 point: differences between variants smaller than that are noise (one seed each).
-#
+# How to read the table: each method's gain depends on where the time goes. At batch 1 a good share of a forward
+# pass is per-operation overhead (Python and kernel dispatch for a few hundred small operations), which ONNX Runtime's
+# C++ graph execution cuts and int8 does not; at a larger batch the matrix products dominate, which int8 kernels
+# speed up. Half precision pays only where the kernels for every operation (not just the matrix products) use the
+# CPU's bf16/fp16 instructions; otherwise the conversions cost more than they save. The test split has 1,736
+# reviews, so the standard error of an accuracy near 80% is about 1 point: differences between variants smaller than
+# that are noise (one seed each). This run's ratios, in words:
+
+# %%
+def ratio(name, column):
+    return table.loc[name, column]
+
+
+pruned_b1 = [ratio(f"unstructured pruning {a:.0%}", "speed-up at batch 1") for a in SPARSITIES]
+pruned_accuracy = ", ".join(f"{100 * ratio(f'unstructured pruning {a:.0%}', 'test accuracy'):.1f}%" for a in SPARSITIES)
+print(f"- int8: {ratio('int8 dynamic (Linear layers)', 'speed-up at batch 1'):.2f}x at batch 1, "
+      f"{ratio('int8 dynamic (Linear layers)', f'speed-up at batch {BATCH}'):.2f}x at batch {BATCH}")
+print(f"- ONNX Runtime: {ratio('ONNX Runtime fp32', 'speed-up at batch 1'):.2f}x at batch 1, "
+      f"{ratio('ONNX Runtime fp32', f'speed-up at batch {BATCH}'):.2f}x at batch {BATCH}; with int8: "
+      f"{ratio('ONNX Runtime int8', 'speed-up at batch 1'):.2f}x / {ratio('ONNX Runtime int8', f'speed-up at batch {BATCH}'):.2f}x")
+print(f"- bf16: {ratio('bf16 (whole model)', 'speed-up at batch 1'):.2f}x / "
+      f"{ratio('bf16 (whole model)', f'speed-up at batch {BATCH}'):.2f}x; fp16: "
+      f"{ratio('fp16 (whole model)', 'speed-up at batch 1'):.2f}x / {ratio('fp16 (whole model)', f'speed-up at batch {BATCH}'):.2f}x "
+      "(below 1 means slower than fp32)")
+print(f"- unstructured pruning: {min(pruned_b1):.2f}x to {max(pruned_b1):.2f}x at batch 1 (the same dense arithmetic), "
+      f"test accuracy {pruned_accuracy} at {', '.join(f'{a:.0%}' for a in SPARSITIES)} sparsity")
+print(f"- half the heads removed: {ratio(head_row_name, 'speed-up at batch 1'):.2f}x at batch 1, "
+      f"{100 * (ratio(head_row_name, 'test accuracy') - fp32['test accuracy']):+.1f} points")
+print(f"- distilled {STUDENT_LAYERS}-layer student: {distilled['speed-up at batch 1']:.2f}x at batch 1; the embeddings, pooler, "
+      "classifier and per-call overhead do not shrink with the layers, so 2 of 4 layers cannot reach 2x")
+
+# %% [markdown]
 # ## 9. A real service (模型服务化)
 #
 # `helpers/serve.py` is a FastAPI application served by uvicorn. One command starts it on the cached model:
@@ -609,6 +639,9 @@ ax.legend(fontsize=8)
 plt.show()
 batching_speedup = (load_reports["micro-batching (max 32, 5 ms)"]["good_throughput_rps"]
                     / load_reports["batch-1 (no batching)"]["good_throughput_rps"])
+print(f"micro-batching served {batching_speedup:.2f}x the good requests per second of batch-1 serving, p50 "
+      f"{load_reports['micro-batching (max 32, 5 ms)']['latency_ms']['p50']:.0f} ms vs "
+      f"{load_reports['batch-1 (no batching)']['latency_ms']['p50']:.0f} ms")
 service_targets = pd.DataFrame([
     ("0 responses with status 500", sum(r["status_500_or_more"] for r in load_reports.values()),
      all(r["status_500_or_more"] == 0 for r in load_reports.values())),
@@ -618,14 +651,12 @@ service_targets = pd.DataFrame([
 service_targets
 
 # %% [markdown]
-# Why micro-batching gains less here than its reputation: batching pays off when one forward pass has a large fixed
-# cost that a batch shares (a GPU launch, weights read from memory once for many inputs). This model is small and runs
-# on one CPU thread: most of its time is arithmetic that grows with the number of tokens, which batching does not
-# reduce, and every request also costs HTTP parsing, JSON and validation in Python on the same two cores as the load
-# generator, which batching does not touch either. Batching also adds waiting: the gathering window, and a request
-# that arrives just after a batch started waits for the whole batch. On a GPU, or with a larger model, the same code
-# gains far more.
-#
+# What decides the batching gain: it pays off when one forward pass has a large fixed cost that a batch shares (a GPU
+# kernel launch, the weights read from memory once for many inputs). This model is small and runs on one CPU thread:
+# much of its time is arithmetic that grows with the number of tokens, which batching does not reduce, and every
+# request also costs HTTP parsing, JSON and validation in Python, on the same two cores as the load generator, which
+# batching does not touch either. Batching also adds waiting: the gathering window, and a request that arrives just
+# after a batch started waits for all of it. On a GPU, or with a larger model, the same code gains far more.
 # ## 10. Monitoring (监控)
 #
 # What the service exports at `/metrics` (an excerpt of the micro-batching run's counters):

@@ -256,3 +256,17 @@ def test_latency_table_times_every_runner_on_every_set():
     assert len(calls) == 4 * 2 * 3
     with pytest.raises(ValueError, match="repeat"):
         C.latency_table({"x": runner("x", 0)}, {"one": []})
+
+
+def test_student_from_teacher_keeps_the_chosen_layers_and_the_head(model, batch):
+    student = C.student_from_teacher(model, (0, 2))
+    assert student.config.num_hidden_layers == 2 and model.config.num_hidden_layers == 4
+    assert torch.equal(student.bert.encoder.layer[1].attention.self.query.weight,
+                       model.bert.encoder.layer[2].attention.self.query.weight)
+    assert torch.equal(student.classifier.weight, model.classifier.weight)
+    assert torch.equal(student.bert.embeddings.word_embeddings.weight, model.bert.embeddings.word_embeddings.weight)
+    full = C.student_from_teacher(model, range(4)).eval()
+    assert torch.allclose(logits(full, batch), logits(model, batch), atol=1e-6)  # all layers: the same model
+    for bad in ([], [4], ["0"]):
+        with pytest.raises(ValueError, match="layers"):
+            C.student_from_teacher(model, bad)
