@@ -132,6 +132,7 @@ def malformed_requests(max_texts: int = 32, max_chars: int = 512, max_body_bytes
         PlannedRequest("wrong field", body({"review": "不错"}), _JSON, 422),
         PlannedRequest("body over the size limit", body({"text": "好" * (max_body_bytes // 2)}), _JSON, 413),
         PlannedRequest("not JSON content type", "好评".encode(), (("content-type", "text/plain"),), 415),
+        PlannedRequest("unpaired surrogate", b'{"text": "\\ud800"}', _JSON, 422),
     ]
 
 

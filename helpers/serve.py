@@ -103,6 +103,11 @@ def validate_request(payload: Any, limits: Limits = Limits()) -> list[str]:
         if len(text) > limits.max_chars:
             raise RequestError(422, f"{where(i)} has {len(text):,} characters; the limit is {limits.max_chars}. "
                                     "Shorten it or split it into several texts")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate such as "\ud800": JSON allows it, the tokenizer cannot take it
+            raise RequestError(422, f"{where(i)} contains an unpaired UTF-16 surrogate (an escape like \\ud800 "
+                                    "without its partner): send valid Unicode text") from None
     return list(texts)
 
 

@@ -50,6 +50,7 @@ def test_valid_requests(payload, expected):
     ({"texts": ["a"] * 5}, "Split them into requests of at most 4"),
     ({"text": "a" * 21}, "the limit is 20"),
     ({"texts": "好"}, "must be a list"),
+    ({"text": "好\ud800评"}, "unpaired UTF-16 surrogate"),
     ({"text": "a", "texts": ["b"]}, "not both"),
     ({"review": "a"}, "unknown field"),
     ({}, 'missing "text" or "texts"'),
@@ -73,6 +74,7 @@ def test_invalid_requests_say_what_to_do(payload, message):
     ({"content": b"[" * 150 + b"]" * 150, "headers": {"content-type": "application/json"}}, 422, "JSON object"),
     ({"content": b"x" * 401, "headers": {"content-type": "application/json"}}, 413, "limit is 400"),
     ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "application/json"),
+    ({"content": b'{"text": "\\ud800"}', "headers": {"content-type": "application/json"}}, 422, "surrogate"),
 ])
 def test_app_answers_each_request_with_the_right_status(kwargs, status, message):
     app = create_app(fake_predict, LIMITS, max_batch=8, max_wait_ms=1)
