@@ -8,13 +8,14 @@ against the cached teacher's logits). Validation accuracy (best epoch) chooses; 
 the record.
 
     python bench/distillation.py                       # cpu profile, seeds 0
-    python bench/distillation.py --seeds 0 1 2 --inits teacher-0-1 --lrs 1e-4
+    python bench/distillation.py --seeds 1 2 --inits teacher-0-2 --lrs 3e-4 --append   # more seeds, kept with the rest
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import save_section  # noqa: E402
+from load_test import RESULTS, save_section  # noqa: E402
 
 from helpers import set_seed  # noqa: E402
 from helpers.classification import FineTuneSettings, balanced_subset, tokenize_dataset  # noqa: E402
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", nargs="+", type=float, default=[1e-4, 3e-4])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--append", action="store_true", help="add these runs to the saved ones (more seeds)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     quiet_libraries()
@@ -87,7 +89,14 @@ def main(argv: list[str] | None = None) -> int:
                     result["runs"].append(row)
                     print(row, flush=True)
     result["load_after"] = machine_load()
-    save_section(f"distillation_{args.profile}", result)
+    section = f"distillation_{args.profile}"
+    if args.append and RESULTS.is_file():
+        previous = json.loads(RESULTS.read_text(encoding="utf-8")).get(section)
+        if previous:
+            result["runs"] = previous["runs"] + result["runs"]
+            result["command"] = previous["command"] + " && " + result["command"]
+            result["load_before"] = previous["load_before"]
+    save_section(section, result)
     return 0
 
 
