@@ -7,7 +7,9 @@
 Each notebook runs in a fresh kernel with ``COURSE_PROFILE`` set, exactly as "restart and run all" would. The
 executed copy (with every output: the measured tables and plots) goes to ``build/executed/<profile>/``; wall
 time, peak resident memory of the kernel and, with CUDA, peak GPU memory allocated by torch go to
-``bench/results/lesson_runtimes.json``, keyed by profile and lesson, with the hardware named.
+``bench/results/lesson_runtimes.json``, keyed by profile and lesson, with the hardware named. The figures a
+lesson records with ``helpers.results.record_figures`` go to ``bench/results/lesson_figures.json`` the same way;
+``scripts/report_figures.py`` turns both into RESULTS.md.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,9 +27,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from helpers.env import hardware
+from helpers.results import FIGURES_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "lesson_runtimes.json"
+FIGURES = ROOT / "bench" / "results" / "lesson_figures.json"
 PEAK_CELL = """\
 import json as _json, resource as _resource, torch as _torch
 print("PEAK", _json.dumps({
@@ -37,22 +42,41 @@ print("PEAK", _json.dumps({
 """
 
 
-def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> dict:
-    """Execute one notebook in a fresh kernel; return its measurements (raises if a cell fails)."""
+def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> tuple[dict, dict]:
+    """Execute one notebook in a fresh kernel; return its runtime figures and the figures it recorded.
+
+    Raises if a cell fails. The kernel inherits ``COURSE_PROFILE`` and ``COURSE_FIGURES_FILE`` (a fresh temporary
+    file that ``helpers.results.record_figures`` writes to).
+    """
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
-    os.environ["COURSE_PROFILE"] = profile
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        figures_file = Path(folder) / "figures.json"
+        os.environ.update({"COURSE_PROFILE": profile, FIGURES_ENV_VAR: str(figures_file)})
+        client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        try:
+            client.execute()
+        finally:
+            os.environ.pop(FIGURES_ENV_VAR, None)
+        seconds = time.perf_counter() - start
+        recorded = json.loads(figures_file.read_text(encoding="utf-8")) if figures_file.is_file() else {}
     peak_output = "".join(output.get("text", "") for output in notebook.cells[-1].outputs)
-    figures = json.loads(peak_output.split("PEAK", 1)[1])
+    runtime = json.loads(peak_output.split("PEAK", 1)[1])
     notebook.cells.pop()
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_dir / path.name)
-    return {"seconds": round(seconds, 1), **figures}
+    return {"seconds": round(seconds, 1), **runtime}, recorded
+
+
+def merge(path: Path, profile: str, lesson: str, entry: dict) -> dict:
+    """Put ``entry`` at ``[profile][lesson]`` of the JSON file at ``path`` (other entries kept); return the data."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data.setdefault(profile, {})[lesson] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return data
 
 
 def main() -> int:
@@ -67,17 +91,15 @@ def main() -> int:
         paths = [p for p in paths if p.name[:2] in args.lessons]
         if not paths:
             parser.error(f"no {args.target} notebook matches {args.lessons}")
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
     out_dir = ROOT / "build" / "executed" / args.profile
     for path in paths:
         print(f"{path.relative_to(ROOT)} ({args.profile}) ...", flush=True)
-        figures = run_notebook(path, args.profile, out_dir, args.cell_timeout)
-        figures.update(hardware=hardware(), target=args.target,
-                       date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
-        results.setdefault(args.profile, {})[path.stem] = figures
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"  {figures['seconds'] / 60:.1f} min, peak RSS {figures['peak_rss_mib']} MiB", flush=True)
+        runtime, recorded = run_notebook(path, args.profile, out_dir, args.cell_timeout)
+        stamp = {"hardware": hardware(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")}
+        merge(RESULTS, args.profile, path.stem, {**runtime, **stamp, "target": args.target})
+        for lesson, figures in recorded.items():
+            merge(FIGURES, args.profile, lesson, {**figures, **stamp})
+        print(f"  {runtime['seconds'] / 60:.1f} min, peak RSS {runtime['peak_rss_mib']} MiB", flush=True)
     return 0
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+from scripts import build_lessons
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("build_lessons", ROOT / "scripts" / "build_lessons.py")
-build_lessons = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_lessons)
 
 
 def exercise_namespace(lesson_stem: str, target: str = "solutions") -> dict:
