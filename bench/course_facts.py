@@ -10,8 +10,10 @@ cannot drift from the code.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -29,6 +31,8 @@ def data_facts() -> dict:
         "positive_share": {split: sum(reviews[split]["label"]) / len(reviews[split]) for split in reviews},
         "validation_negative_share": 1 - sum(reviews["validation"]["label"]) / len(reviews["validation"]),
         "train_median_characters": statistics.median(train_lengths),
+        # the shortest length that at least 90% of training reviews do not exceed
+        "train_p90_characters": sorted(train_lengths)[math.ceil(0.9 * len(train_lengths)) - 1],
         "train_reviews_175_to_191_characters": len(window),
         "positive_share_175_to_191_characters": sum(window) / len(window),
     }
@@ -51,7 +55,8 @@ def tokenizer_facts() -> dict:
     }
 
 
-def model_facts() -> dict:
+def model_facts(with_sizes: bool = True) -> dict:
+    """Parameter counts of the course BERT classifier and of each PEFT method; saved sizes with ``with_sizes``."""
     import torch
     from transformers import BertForSequenceClassification
 
@@ -59,9 +64,11 @@ def model_facts() -> dict:
     from helpers.models import load_pretrained
     from helpers.training import count_parameters
 
+    torch.manual_seed(0)
+    loaded = load_pretrained(BertForSequenceClassification, "course-bert", num_labels=2)
+
     def fresh():
-        torch.manual_seed(0)
-        return load_pretrained(BertForSequenceClassification, "course-bert", num_labels=2)
+        return copy.deepcopy(loaded)
 
     model = fresh()
     _, total = count_parameters(model)
@@ -73,18 +80,21 @@ def model_facts() -> dict:
         trainable, wrapped_total = count_parameters(wrapped)
         peft[method] = {
             "trainable": trainable,
-            "trainable_percent": 100 * trainable / total,
+            "trainable_percent": 100 * trainable / wrapped_total,  # as lesson 03 counts it (adapters included)
             "adapter_only": trainable - head,  # without the pooler and classifier that train alongside
-            "saved_mb": saved_size(wrapped) / 2**20,
         }
-    return {
+        if with_sizes:  # before training (AdaLoRA's shrinks as it prunes ranks)
+            peft[method]["saved_mb"] = saved_size(wrapped) / 2**20
+    facts = {
         "bert_classifier_parameters": total,
         "word_embedding_parameters": embedding,
         "word_embedding_share": embedding / total,
         "head_parameters": head,  # pooler + classifier
-        "full_model_saved_mb": saved_size(model) / 2**20,
         "peft": peft,
     }
+    if with_sizes:
+        facts["full_model_saved_mb"] = saved_size(model) / 2**20
+    return facts
 
 
 def measure() -> dict:

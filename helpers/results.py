@@ -35,7 +35,7 @@ def lesson_results_name(lesson: str, profile_name: str) -> str:
 
 
 def _plain(value: Any, where: str) -> Any:
-    """JSON-ready copy of ``value``: numbers become float/int (NumPy and torch scalars too), NaN is refused."""
+    """JSON-ready copy of ``value``: numbers become float/int (NumPy and torch scalars too), NaN becomes None."""
     if isinstance(value, dict):
         return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -47,9 +47,7 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{where} is {value}: record only finite numbers")
-        return value
+        return value if math.isfinite(value) else None  # JSON has no NaN; "not measured" reads as null
     raise TypeError(f"{where}: cannot record a {type(value).__name__}; use numbers, strings, lists and dicts")
 
 
@@ -65,6 +63,8 @@ def record_lesson_figures(lesson: str, figures: dict, profile, directory: Path |
     if not isinstance(figures, dict) or not figures:
         raise ValueError("figures must be a non-empty dict of measured values")
     name = lesson_results_name(lesson, getattr(profile, "name", profile))
+    if not force and os.environ.get(RECORD_ENV_VAR, "").strip() != "1":
+        return None
     record = {
         "lesson": lesson,
         "profile": getattr(profile, "name", profile),
@@ -73,8 +73,6 @@ def record_lesson_figures(lesson: str, figures: dict, profile, directory: Path |
         "command": f"python scripts/run_lessons.py --profile {getattr(profile, 'name', profile)} {lesson}",
         "figures": _plain(figures, "figures"),
     }
-    if not force and os.environ.get(RECORD_ENV_VAR, "").strip() != "1":
-        return None
     folder = Path(directory) if directory is not None else RESULTS_DIR
     if directory is None and not folder.parent.is_dir():
         return None

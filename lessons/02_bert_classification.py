@@ -56,7 +56,9 @@ print({name: len(d) for name, d in [("train", train), ("validation", validation)
 from helpers.models import load_pretrained
 
 set_seed(0)
-model, loading = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, output_loading_info=True)
+LABELS = {"id2label": dict(enumerate(LABEL_NAMES)), "label2id": {name: i for i, name in enumerate(LABEL_NAMES)}}
+model, loading = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, output_loading_info=True,
+                                 **LABELS)  # id2label/label2id: the saved model's config names its outputs
 model.to(device)
 print("newly initialised (trained from scratch now):", sorted(loading["missing_keys"]))
 print("in the checkpoint but unused (the MLM head):", sorted(loading["unexpected_keys"])[:4], "...")
@@ -126,12 +128,14 @@ from torch.utils.data import DataLoader
 from transformers import get_linear_schedule_with_warmup
 
 from helpers.classification import evaluate_classifier
+from helpers.training import adamw_parameter_groups
 
 LEARNING_RATE, WARMUP = 1e-4, 0.06
 columns = ["input_ids", "attention_mask", "label"]
 train_loader = DataLoader(train.with_format("torch", columns=columns), batch_size=profile.batch_size, shuffle=True,
                           collate_fn=collator, generator=torch.Generator().manual_seed(0))
-optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+# weight decay on the weight matrices only, not on biases and LayerNorm (helpers/training.py)
+optimizer = torch.optim.AdamW(adamw_parameter_groups(model, weight_decay=0.01), lr=LEARNING_RATE)
 total_steps = profile.epochs * len(train_loader)
 scheduler = get_linear_schedule_with_warmup(optimizer, int(WARMUP * total_steps), total_steps)
 
@@ -208,7 +212,7 @@ def course_compute_metrics(eval_pred):
 
 
 set_seed(0)
-trainer_model = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2)
+trainer_model = load_pretrained(BertForSequenceClassification, MODEL_NAME, num_labels=2, **LABELS)
 # batch sizes, epochs, device, mixed precision and weight decay come from the profile (helpers/training.py)
 arguments = training_arguments(
     profile, learning_rate=LEARNING_RATE, warmup_steps=WARMUP, eval_strategy="epoch", save_strategy="epoch",
@@ -322,6 +326,7 @@ reloaded = load_pretrained(BertForSequenceClassification, folder).to(device)
 before = predict_logits(model, test.select(range(32)), tokenizer)
 after = predict_logits(reloaded, test.select(range(32)), tokenizer)
 print("identical logits after reload:", np.array_equal(before, after))
+print("label names saved in the config:", reloaded.config.id2label)
 assert np.array_equal(before, after)
 
 # %% [markdown]

@@ -192,6 +192,24 @@ plt.show()
 # parameters and saving a checkpoint of a few hundred kilobytes; whether the frozen encoder alone is enough; and
 # whether the learning rates chosen here suit each method (prefix tuning in particular is sensitive to them).
 #
+# The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson
+# (`helpers.results`; a learner's run writes nothing).
+
+# %%
+import re
+
+from helpers.results import record_lesson_figures
+
+_names = {"TF-IDF + logistic regression": "tfidf", "course-bert (pretrained)": "pretrained", "same BERT from scratch": "scratch"}
+record_lesson_figures("03", {
+    "label_efficiency": [{"labels": int(n), **{_names[m]: float(a) for m, a in group.set_index("model")["test accuracy"].items()}}
+                         for n, group in curve.groupby("labels")],
+    "strategies": {re.sub(r"[^a-z0-9]+", "_", name.removeprefix("PEFT: ").lower()).strip("_"):
+                   {re.sub(r"[^a-z0-9]+", "_", key).strip("_"): float(value) for key, value in row.items()}
+                   for name, row in results.iterrows()},
+}, profile)
+
+# %% [markdown]
 # ## 6. Exercises (练习)
 #
 # **Exercise 03.1.** Write `count_parameters(model)` returning `(trainable, total)`: numbers of *elements*,

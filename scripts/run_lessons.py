@@ -7,7 +7,9 @@
 Each notebook runs in a fresh kernel with ``COURSE_PROFILE`` set, exactly as "restart and run all" would. The
 executed copy (with every output: the measured tables and plots) goes to ``build/executed/<profile>/``; wall
 time, peak resident memory of the kernel and, with CUDA, peak GPU memory allocated by torch go to
-``bench/results/lesson_runtimes.json``, keyed by profile and lesson, with the hardware named.
+``bench/results/lesson_runtimes.json``, keyed by profile and lesson, with the hardware named. With
+``COURSE_RECORD_FIGURES=1`` set for the kernel, lessons that measure figures quoted elsewhere (the interview bank)
+save them to ``bench/results/lessonNN_<profile>.json`` (:mod:`helpers.results`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> 
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
     os.environ["COURSE_PROFILE"] = profile
+    os.environ["COURSE_RECORD_FIGURES"] = "1"  # lessons save their measured figures (helpers.results)
     client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
