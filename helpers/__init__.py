@@ -8,7 +8,9 @@ One module per concern:
 * ``tokenization`` – the course's char-level Chinese tokenizer
 * ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)
 * ``exercises``    – exercise checkers with specific feedback
-* ``interview``    – the bilingual interview-question bank, flashcards and quizzes
+* ``interview``    – the bilingual interview-question bank, flashcards and quizzes; ``interview.figures`` fills
+  the bank's measured figures from bench/results
+* ``results``      – lessons save their measured figures to bench/results (when run by scripts/run_lessons.py)
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed
