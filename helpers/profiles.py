@@ -75,7 +75,7 @@ class Profile:
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
     few_label_epochs: int = 10  # lesson 11: epochs of the 100-label fine-tuning next to the zero-shot prompt
     subword_vocab_size: int = 8000  # lesson 11: vocabulary of the BPE tokenizer trained on the corpus
-    tracking_steps: int = 60  # lesson 11: optimizer steps of the Trainer run logged to TensorBoard
+    tracking_steps: int = 30  # lesson 11: optimizer steps of the Trainer run logged to TensorBoard
     skipgram_epochs: int = 2  # lesson 11: passes of the skip-gram (word2vec) over the news corpus
 
     def as_dict(self) -> dict:

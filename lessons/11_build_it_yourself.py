@@ -466,9 +466,10 @@ tokenizer_table.style.format({"vocabulary": "{:,.0f}", "tokens_per_text": "{:.1f
                               "characters per token": "{:.2f}"})
 
 # %% [markdown]
-# BPE makes sequences shorter (several characters per token), which is cheaper, but look at what it merges: runs
-# of characters that were frequent in the news, across word boundaries, because Chinese has no spaces to stop a
-# merge, and a character it never saw becomes `[UNK]`. Chinese BERTs are character-level because about 21,000
+# BPE makes sequences shorter (the last column: characters per token), which is cheaper, but look at what it
+# merges: runs of characters that were frequent in the news, across word boundaries, because Chinese has no spaces
+# to stop a merge; and a character too rare to enter its alphabet becomes `[UNK]`, so its [UNK] rate is no better
+# than the character tokenizer's. Chinese BERTs are character-level because about 21,000
 # characters cover nearly all text (the course needs only 5,366 for news and reviews), a character carries
 # meaning on its own, no word segmenter is needed (segmenters disagree and make errors), and word-level knowledge
 # can be taught back through whole-word masking (全词掩码, as in Chinese BERT-wwm). LLM tokenizers do merge Chinese
@@ -562,7 +563,9 @@ prompt_table.to_frame().style.format("{:.1%}")
 # %% [markdown]
 # Read the table honestly: a prompt needs no labels at all, but it depends on what the MLM learned about 好 and
 # 差 after 总之，这个很, and on the choice of template and label words (change them and accuracy moves: prompt
-# engineering, 提示工程). Calibration matters because an MLM usually prefers one label word whatever the review.
+# engineering, 提示工程). Calibration matters because an MLM usually prefers one label word whatever the review:
+# if the printed share of reviews with 好 > 差 is close to 100%, the uncalibrated prompt is simply "always
+# positive" and scores the share of positive test reviews; the median threshold removes that preference.
 # With big pretrained models, prompts (and few-shot prompts with a handful of examples) rival fine-tuning on few
 # labels; with a small CPU-pretrained model the labelled route usually wins. PET/P-tuning combine both: fine-tune
 # *through* the prompt.
