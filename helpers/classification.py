@@ -169,11 +169,12 @@ def train_classifier(
                                                   label_smoothing=settings.label_smoothing)
                 precision.backward(adversarial)
                 fgm.restore()
-            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False)
+            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False, zero_grad=False)
             scheduler.step()
             losses.append(loss.item())
-            if on_step is not None:
+            if on_step is not None:  # after the step, before the gradients are cleared (AdaLoRA reads them)
                 on_step(scheduler.last_epoch)
+            optimizer.zero_grad(set_to_none=True)
         metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
         row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "validation_loss": metrics["loss"],
                "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"]}
