@@ -21,7 +21,9 @@ One module per concern (a test fails if a module is missing from this list):
 * ``regularization``            – character-level augmentation, text damage, FGM adversarial training
 * ``text_metrics``              – diversity, repetition and verbatim-copy measures of generated text
 * ``exercises``                 – exercise checkers with specific feedback
-* ``interview``                 – the bilingual interview-question bank, flashcards, quizzes and a terminal drill
+* ``mechanisms``                – reference versions of the mechanisms lesson 11 builds by hand (attention, LoRA, …)
+* ``interview``                 – the bilingual interview-question bank, flashcards, quizzes and a terminal drill;
+  ``interview.figures`` fills the bank's measured figures from bench/results
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed

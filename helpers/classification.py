@@ -1,6 +1,6 @@
 """Sentence classification with a BERT encoder: tokenising, dynamic padding, a plain training loop, metrics.
 
-The loop is the seeds' loop done right: ``model.train()`` / ``model.eval()`` switched, gradients zeroed every
+The loop is the source articles' loop done right: ``model.train()`` / ``model.eval()`` switched, gradients zeroed every
 step, batches padded only to their longest member (a ``DataCollatorWithPadding``), gradient clipping, AdamW
 with warmup and linear decay, validation after every epoch, and the best epoch's weights kept. The test split
 is never touched here: call :func:`evaluate_classifier` on it once, at the end.
@@ -214,12 +214,13 @@ def train_classifier(
                                                   label_smoothing=settings.label_smoothing)
                 precision.backward(adversarial)
                 fgm.restore()
-            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False)
+            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False, zero_grad=False)
             scheduler.step()
             step += 1
             losses.append(loss.item())
-            if on_step is not None:
+            if on_step is not None:  # after the step, before the gradients are cleared (AdaLoRA reads them)
                 on_step(scheduler.last_epoch)
+            optimizer.zero_grad(set_to_none=True)
             every = settings.eval_every_steps
             if every and (step % every == 0 or step == total_steps):
                 if stop := validate(epoch):

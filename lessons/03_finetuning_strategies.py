@@ -191,7 +191,7 @@ measure("layer-wise LR decay 0.8", pretrained_model, 3e-4,
 #   needs a call after every step, passed here as `on_step`).
 # * **IA3**: learn a scaling vector for keys, values and the feed-forward output: the fewest parameters.
 #
-# The seeds' "Adapter" is the original PEFT idea (Houlsby et al.): small bottleneck layers inserted after each
+# The source articles' "Adapter" is the original PEFT idea (Houlsby et al.): small bottleneck layers inserted after each
 # sub-layer. LoRA sits in parallel instead, which is why it can be merged away and adds no inference latency.
 #
 # Because the course BERT was pretrained without a pooler, the pooler is trained with the classifier in every
@@ -214,13 +214,8 @@ for method in PEFT_METHODS:
 # ## 5. One table, one plot (结果汇总)
 
 # %%
-from helpers.results import record_figures
-
 results = pd.DataFrame(rows).T
 print(f"{len(strategy_train)} training reviews, {strategy_steps} optimizer steps per run, one seed, hardware: {device}")
-record_figures("03", strategies=results.reset_index(names="strategy").to_dict("records"),
-               strategy_examples=len(strategy_train), strategy_steps=strategy_steps,
-               live_label_efficiency=live[["labels", "arm", "test_accuracy", "validation_accuracy"]].to_dict("records"))
 results.style.format({"trainable parameters": "{:,.0f}", "trainable %": "{:.2f}", "learning rate": "{:.0e}",
                       "validation accuracy": "{:.1%}", "test accuracy": "{:.1%}", "seconds": "{:.0f}", "saved MB": "{:.2f}"})
 
@@ -240,6 +235,25 @@ plt.show()
 # These are single runs: differences of a point or two are within the seed-to-seed noise (section 1); the
 # benchmark's LoRA arm (`python bench/label_efficiency.py --arms lora`) repeats LoRA over its grid and seeds.
 #
+# The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson
+# (`helpers.results`; a learner's run writes nothing).
+
+# %%
+import re
+
+from helpers.results import record_lesson_figures
+
+_names = {"TF-IDF + logistic regression": "tfidf", "pretrained": "pretrained", "from scratch": "scratch"}
+record_lesson_figures("03", {
+    "label_efficiency": [{"labels": int(n), **{_names[m]: float(a) for m, a in group.set_index("arm")["test_accuracy"].items()}}
+                         for n, group in live.groupby("labels")],
+    "strategy_examples": len(strategy_train), "strategy_steps": int(strategy_steps),
+    "strategies": {re.sub(r"[^a-z0-9]+", "_", name.removeprefix("PEFT: ").lower()).strip("_"):
+                   {re.sub(r"[^a-z0-9]+", "_", key).strip("_"): float(value) for key, value in row.items()}
+                   for name, row in results.iterrows()},
+}, profile)
+
+# %% [markdown]
 # ## 6. Exercises (练习)
 #
 # **Exercise 03.1.** Write `count_parameters(model)` returning `(trainable, total)`: numbers of *elements*,

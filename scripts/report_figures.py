@@ -183,21 +183,26 @@ def label_efficiency_section() -> str:
 def ablation_section() -> str:
     r = read_result("pretraining_ablation.json")
     if r is None:
-        return missing("pretraining_ablation.json", "see bench/pretraining_ablation.py")
+        return missing("pretraining_ablation.json", "python bench/pretraining_ablation.py (see its docstring)")
     rows = [[row["name"], row["recipe"], f"{row['minutes']:.0f}", f"{row['tokens'] / 1e6:.1f}M",
              pct(row["heldout"]["news"]["masked_accuracy"]), pct(row["heldout"]["reviews"]["masked_accuracy"]),
              f"{pct(row['downstream_500']['mean'])} ± {pct(row['downstream_500']['sd'])}" if row.get("downstream_500") else "–"]
             for row in r["rows"]]
-    return "\n".join([r["description"], "", table(["candidate", "recipe", "minutes", "tokens", "news masked acc.",
-                                                   "review masked acc.", "500 labels, test (mean ± sd)"], rows)])
+    parts = [r["description"], "", table(["candidate", "recipe", "minutes", "tokens", "news masked acc.",
+                                          "review masked acc.", "500 labels, test (mean ± sd)"], rows)]
+    if r.get("same_labels_other_arms"):
+        parts += ["", "The other arms on the same label draws: " + "; ".join(
+            f"{row['arm']} {pct(row['mean'])} ± {pct(row['sd'] if row['sd'] == row['sd'] else 0.0)} ({row['seeds']} seeds)"
+            for row in r["same_labels_other_arms"]) + "."]
+    return "\n".join(parts)
 
 
-def lesson_section(stem: str, render: Callable[[dict], str]) -> str:
-    r = read_result("lesson_figures.json") or {}
-    figures = r.get("cpu", {}).get(stem)
-    if figures is None:
-        return f"Not measured yet: run `python scripts/run_lessons.py --profile cpu {stem[:2]}`."
-    return f"`python scripts/run_lessons.py --profile cpu {stem[:2]}` ({figures['hardware']}, {figures['date']}):\n\n" + render(figures)
+def lesson_section(lesson: str, render: Callable[[dict], str]) -> str:
+    """A lesson's figures as recorded by ``helpers.results.record_lesson_figures`` in the cpu profile."""
+    r = read_result(f"lesson{lesson}_cpu.json")
+    if r is None:
+        return f"Not measured yet: run `python scripts/run_lessons.py --profile cpu {lesson}`."
+    return f"`{r['command']}` ({r['hardware']}, {r['date']}):\n\n" + render(r["figures"])
 
 
 def padding_section() -> str:

@@ -49,7 +49,7 @@ def check_control_example(answer: Any) -> str:
 @register("06.2", "distinct-2")
 def check_distinct_2(answer: Any) -> str:
     """``answer(texts)`` -> distinct character bigrams / all bigrams, pooled over the texts."""
-    from ..generation import distinct_n
+    from ..text_metrics import distinct_n
 
     expect_callable(answer, "distinct_2")
     cases = [["好好好好"], ["abab", "abab"], ["质量很好", "质量很差", "服务很好"], ["a", "bcd"]]
