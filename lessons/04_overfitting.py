@@ -287,7 +287,7 @@ check("04.1", EarlyStopping)
 # `random.Random(seed)` (never the global `random` module); with `rate=0` return the text unchanged.
 #
 # The check measures how much you edited with the edit distance (编辑距离, Levenshtein) between text and
-# variant, averaged over 30 seeds: it must be close to the number of edits asked for, not 1 whatever the rate,
+# variant, averaged over 20 seeds: it must be close to the number of edits asked for, not 1 whatever the rate,
 # and not the whole text. A variant may now and then equal the text (two equal characters swapped): that is fine.
 
 # %% tags=["exercise"]

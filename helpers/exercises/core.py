@@ -227,7 +227,10 @@ def tolerance(dtype: Any) -> float:
 
 
 def as_number(value: Any, what: str) -> float:
-    """``value`` as a Python float (int, float, NumPy scalar, one-element tensor or array), else ExerciseFailed."""
+    """``value`` as a Python float (int, float, NumPy scalar, one-element tensor or array), else ExerciseFailed.
+
+    NaN is refused with its own message: no exercise has NaN as its answer, and ``abs(nan - x) > tol`` is False.
+    """
     if isinstance(value, bool):
         raise ExerciseFailed(f"{what} is {value!r}, a bool; expected a number.")
     try:
@@ -244,6 +247,8 @@ def as_number(value: Any, what: str) -> float:
             raise ExerciseFailed(f"{what} is {describe(value)}; expected a single number.")
         value = value.reshape(()).item()
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        if math.isnan(float(value)):
+            raise ExerciseFailed(f"{what} is NaN (not a number): look for a division by zero or a log of 0.")
         return float(value)
     raise ExerciseFailed(f"{what} is {describe(value)}; expected a number.")
 

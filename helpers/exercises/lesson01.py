@@ -40,8 +40,15 @@ def _as_pair(got: Any, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _call_mask(answer, ids, specials, mask_id, vocab, probability, seed_value):
-    return _as_pair(call_answer(answer, ids.clone(), specials, mask_id, vocab, probability,
-                                torch.Generator().manual_seed(seed_value)), ids.shape)
+    given = ids.clone()
+    got = call_answer(answer, given, specials, mask_id, vocab, probability, torch.Generator().manual_seed(seed_value))
+    if not torch.equal(given, ids):
+        raise ExerciseFailed("your function changed input_ids in place. Work on input_ids.clone().")
+    inputs, labels = _as_pair(got, ids.shape)
+    if (inputs == IGNORE_INDEX).any():
+        raise ExerciseFailed("the first tensor you returned holds -100: you returned (labels, masked_inputs); return "
+                             "(masked_inputs, labels) in that order.")
+    return inputs, labels
 
 
 @register("01.1", "BERT masking, 15% and 80/10/10")
@@ -52,8 +59,8 @@ def check_mask_tokens(answer: Any, seed: int = 0) -> str:
     ids (passed as a list or a tuple), padding in every other row, and ``mlm_probability`` 0.15 and a
     random one in [0.2, 0.4]. Checked: input_ids untouched; labels are the original id where selected and -100
     elsewhere; specials and padding never selected; unselected positions unchanged; the selection rate (within
-    about 6 standard errors) and the 80/10/10 split (also in each half of the sequence, so that "the first 80%
-    of the selected positions" fails); random replacements drawn from the whole vocabulary (many different ids,
+    about 6 standard errors) and the 80/10/10 split (also in each half of the rows and of the sequence, so that
+    "the first 80% of the selected positions" fails); random replacements drawn from the whole vocabulary (many different ids,
     all < vocab_size); the same generator seed gives the same result and another seed another one.
     Edge cases: ``mlm_probability=0`` (nothing selected), ``1.0`` (every non-special token selected), a batch
     of one row made only of special tokens, and (labels, inputs) returned in the wrong order.
@@ -66,7 +73,6 @@ def check_mask_tokens(answer: Any, seed: int = 0) -> str:
     mask_id = specials[4]
     special_arg = random.choice((list, tuple))(specials)
     ids = _sample_batch(torch_generator(seed, "01.1 ids"), vocab, specials)
-    before = ids.clone()
     special = torch.isin(ids, torch.tensor(specials))
     maskable = int((~special).sum())
     hint_rate = "Hint: torch.bernoulli on a matrix filled with mlm_probability, 0 at special tokens."
@@ -74,6 +80,10 @@ def check_mask_tokens(answer: Any, seed: int = 0) -> str:
     # Edge cases first: they name the mistake most directly.
     tiny = torch.tensor([[specials[2], specials[0], specials[0], specials[3]]])
     inputs, labels = _call_mask(answer, tiny, special_arg, mask_id, vocab, 0.5, 0)
+    if torch.equal(labels, tiny) and not (labels == IGNORE_INDEX).any():
+        raise ExerciseFailed(f"for the row {tiny.tolist()} your labels are the input ids themselves. Labels must be "
+                             "-100 wherever a token was NOT selected (here: everywhere, the row holds only special "
+                             "tokens), so that the loss ignores those positions.")
     if (labels != IGNORE_INDEX).any() or not torch.equal(inputs, tiny):
         raise ExerciseFailed(f"for a row made only of special tokens {tiny.tolist()} you returned inputs "
                              f"{inputs.tolist()} and labels {labels.tolist()}; nothing may be selected there. "
@@ -83,19 +93,13 @@ def check_mask_tokens(answer: Any, seed: int = 0) -> str:
         raise ExerciseFailed("with mlm_probability=0 nothing may be selected: labels all -100 and inputs unchanged. "
                              "Use the argument, not a constant.")
     inputs, labels = _call_mask(answer, ids, special_arg, mask_id, vocab, 1.0, 1)
-    if isinstance(labels, torch.Tensor) and (inputs == IGNORE_INDEX).any() and not (labels == IGNORE_INDEX).any():
-        raise ExerciseFailed("you returned (labels, masked_inputs); return (masked_inputs, labels) in that order.")
     if not torch.equal(labels != IGNORE_INDEX, ~special):
         raise ExerciseFailed("with mlm_probability=1.0 every non-special token must be selected (label = its id) "
                              f"and no special token. {hint_rate}")
 
     seed_value = random.randrange(2**31)
     inputs, labels = _call_mask(answer, ids, special_arg, mask_id, vocab, 0.15, seed_value)
-    if not torch.equal(ids, before):
-        raise ExerciseFailed("your function changed input_ids in place. Work on input_ids.clone().")
     selected = labels != IGNORE_INDEX
-    if (inputs == IGNORE_INDEX).any() and not (labels == IGNORE_INDEX).any():
-        raise ExerciseFailed("you returned (labels, masked_inputs); return (masked_inputs, labels) in that order.")
     if selected.float().mean() > 0.5:
         raise ExerciseFailed(f"{selected.float().mean():.0%} of the labels are not -100. Labels must be -100 wherever "
                              "a token was NOT selected, so that the loss ignores those positions.")
@@ -110,13 +114,17 @@ def check_mask_tokens(answer: Any, seed: int = 0) -> str:
     rate = selected.sum().item() / maskable
     if abs(rate - 0.15) > 0.01:
         raise ExerciseFailed(f"{rate:.1%} of the non-special tokens were selected; expected about 15%. {hint_rate}")
-    half = ids.shape[1] // 2
-    for part, columns in (("", slice(None)), (" in the first half of the sequence", slice(0, half)),
-                          (" in the second half of the sequence", slice(half, None))):
-        chosen = selected[:, columns]
+    half_rows, half_columns = ids.shape[0] // 2, ids.shape[1] // 2
+    everything = (slice(None), slice(None))
+    parts = (("", everything), (" in the first half of the rows", (slice(0, half_rows), slice(None))),
+             (" in the second half of the rows", (slice(half_rows, None), slice(None))),
+             (" in the first half of the sequence", (slice(None), slice(0, half_columns))),
+             (" in the second half of the sequence", (slice(None), slice(half_columns, None))))
+    for part, where in parts:
+        chosen = selected[where]
         n = chosen.sum().item()
-        masked = (inputs[:, columns][chosen] == mask_id).sum().item() / n
-        kept = (inputs[:, columns][chosen] == ids[:, columns][chosen]).sum().item() / n
+        masked = (inputs[where][chosen] == mask_id).sum().item() / n
+        kept = (inputs[where][chosen] == ids[where][chosen]).sum().item() / n
         randomised = 1 - masked - kept
         for name, value, target in (("[MASK]", masked, 0.8), ("random token", randomised, 0.1),
                                     ("unchanged", kept, 0.1)):

@@ -32,11 +32,13 @@ def _expected_batch(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor
     return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([e["label"] for e in examples])}
 
 
-def _integer_tensor(got: dict, key: str, allow_bool: bool = False) -> torch.Tensor:
+def _integer_tensor(got: dict, key: str, mask: bool = False) -> torch.Tensor:
     value = got[key]
     if not isinstance(value, torch.Tensor):
         raise ExerciseFailed(f"{key} must be a torch.long tensor, got {describe(value)}.")
-    if value.dtype.is_floating_point or value.dtype.is_complex or (value.dtype == torch.bool and not allow_bool):
+    if mask and (value.dtype == torch.bool or value.dtype.is_floating_point):
+        return value.long().cpu() if ((value == 0) | (value == 1)).all() else value.cpu()
+    if value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool:
         raise ExerciseFailed(f"{key} must be a torch.long tensor, got dtype {value.dtype}: the embedding layer and the "
                              "loss need integer ids and labels.")
     return value.long().cpu()
@@ -58,7 +60,7 @@ def _check_one_batch(answer: Any, examples: list[dict], pad_id: int) -> None:
         if key not in got:
             raise ExerciseFailed(f"the batch has no {key!r}; expected keys input_ids, attention_mask, labels.")
     ids = _integer_tensor(got, "input_ids")
-    mask = _integer_tensor(got, "attention_mask", allow_bool=True)
+    mask = _integer_tensor(got, "attention_mask", mask=True)
     labels = _integer_tensor(got, "labels")
     expected = _expected_batch(examples, pad_id)
     rows, longest = expected["input_ids"].shape
@@ -86,7 +88,7 @@ def check_pad_batch(answer: Any, seed: int = 0) -> str:
     classes, a one-token example next to a long one. Plus 20 random batches (1-8 examples of 1-30 tokens).
     Wrong ideas told apart: a fixed length (512), left padding, an all-ones mask, the key 'label', a list
     instead of tensors, changing the examples' lists in place.
-    Accepted: any integer dtype for ids and labels, an integer or bool mask, a dict or a BatchEncoding.
+    Accepted: any integer dtype for ids and labels, an integer, bool or 0/1 float mask, a dict or a BatchEncoding.
     """
     expect_callable(answer, "pad_batch")
     random = rng(seed, "02.1")
@@ -104,13 +106,15 @@ def check_pad_batch(answer: Any, seed: int = 0) -> str:
 
 # ---------------------------------------------------------------- 02.2 metrics
 def _reference_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
-
+    """Accuracy, precision, recall, F1 of class 1, as scikit-learn computes them (0 for 0/0); NumPy for speed."""
     predictions = np.asarray(logits, dtype=np.float64).argmax(-1)
-    return {"accuracy": accuracy_score(labels, predictions),
-            "precision": precision_score(labels, predictions, zero_division=0),
-            "recall": recall_score(labels, predictions, zero_division=0),
-            "f1": f1_score(labels, predictions, zero_division=0)}
+    labels = np.asarray(labels)
+    tp = int(((predictions == 1) & (labels == 1)).sum())
+    predicted, actual = int((predictions == 1).sum()), int((labels == 1).sum())
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / actual if actual else 0.0
+    f1 = 2 * tp / (predicted + actual) if predicted + actual else 0.0
+    return {"accuracy": float((predictions == labels).mean()), "precision": precision, "recall": recall, "f1": f1}
 
 
 def _metric_cases(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -145,20 +149,25 @@ def check_compute_metrics(answer: Any, seed: int = 0) -> str:
     convention, with or without ``zero_division=0``), float16/32/64 logits, int32 and int64 labels. Plus four
     random sets of 5-60 examples. Wrong ideas told apart: swapped arguments, thresholding the raw positive logit,
     argmax over the wrong axis, missing keys, a non-number.
-    Accepted: extra keys, any number type (Python, NumPy, a one-element tensor), a tuple or an EvalPrediction.
+    The argument is an ``EvalPrediction``, as Trainer passes it: unpacking it into (logits, labels) and reading
+    ``.predictions`` / ``.label_ids`` both work. Accepted: extra keys, any number type (Python, NumPy, a
+    one-element tensor).
     """
+    from transformers import EvalPrediction
+
     expect_callable(answer, "compute_metrics")
     cases = _metric_cases(seed)
     for logits, labels in cases:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sklearn's UndefinedMetricWarning for 0/0 without zero_division
-            got = call_answer(answer, (logits.copy(), labels.copy()))
+            got = call_answer(answer, EvalPrediction(predictions=logits.copy(), label_ids=labels.copy()))
         if not isinstance(got, dict):
             raise ExerciseFailed(f"return a dict of metric name -> number; got {describe(got)}.")
         expected = _reference_metrics(logits, labels)
+        missing = [name for name in expected if name not in got]
+        if missing:
+            raise ExerciseFailed(f"the dict has no {missing[0]!r}; expected keys {sorted(expected)}.")
         for name, value in expected.items():
-            if name not in got:
-                raise ExerciseFailed(f"the dict has no {name!r}; expected keys {sorted(expected)}.")
             number = as_number(got[name], name)
             if abs(number - value) > 1e-6:
                 swapped = _reference_metrics(np.eye(2)[labels] * 2 - 1, np.asarray(logits, np.float64).argmax(-1))
@@ -177,15 +186,23 @@ _TEXTS = ["质量很好，物流也快", "太差了，再也不买", "一般般�
 _LONG_FILLER = "这家酒店的位置很好，离地铁站很近，早餐也不错，但是房间隔音一般，晚上能听到走廊的声音。"
 
 
-def _tiny_classifier(max_positions: int, seed: int):
+def _tiny_classifier(max_positions: int, seed: int, tokenizer, texts: list[str]):
+    """A random classifier whose head is scaled and centred so that it predicts both labels on ``texts``."""
     from transformers import BertForSequenceClassification
 
     from ..models import bert_config
     from ..profiles import get_profile
 
     torch.manual_seed(seed)
-    return BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2, hidden_dropout_prob=0.3,
-                                                     max_position_embeddings=max_positions))
+    model = BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2, hidden_dropout_prob=0.3,
+                                                      max_position_embeddings=max_positions)).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(30.0)
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=max_positions, return_tensors="pt")
+        logits = model(**batch).logits
+        margins = (logits[:, 1] - logits[:, 0]).sort().values
+        model.classifier.bias[1] -= float(margins[len(margins) // 2 - 1] + margins[len(margins) // 2]) / 2
+    return model
 
 
 def checker_device() -> torch.device:
@@ -205,7 +222,8 @@ def _reference_probabilities(model, tokenizer, texts: list[str], limit: int) -> 
 def check_predict(answer: Any, seed: int = 0) -> str:
     """``answer(texts, model, tokenizer)`` -> [{"label": "positive"|"negative", "probability": p}, ...].
 
-    Two small random classifiers (dropout 0.3, handed over in training mode, as right after training) on the
+    Two small random classifiers (their heads set so that they predict both labels; dropout 0.3; handed over in
+    training mode, as right after training) on the
     checker's device (the GPU when there is one: a batch left on the CPU fails there), with limits of 48 and 160
     positions and a tokenizer whose ``model_max_length`` agrees with the model. Texts: short reviews, an empty
     text, and reviews longer than each limit (no truncation, or a hard-coded ``max_length=128``, either crashes
@@ -226,18 +244,18 @@ def check_predict(answer: Any, seed: int = 0) -> str:
     for limit in (48, 160):
         tokenizer = load_course_tokenizer()
         tokenizer.model_max_length = limit
-        model = _tiny_classifier(limit, random.randrange(2**31)).to(device)
         long_text = (_LONG_FILLER * 6)[random.randrange(10): random.randrange(limit + 20, limit + 100)]
         medium = _LONG_FILLER * 3  # 130+ tokens: cut short by a hard-coded 128 under the 160 limit
         texts = list(_TEXTS) + [long_text, medium[: random.randrange(140, 150)]]
         random.shuffle(texts)
+        model = _tiny_classifier(limit, random.randrange(2**31), tokenizer, texts).to(device)
         expected = _reference_probabilities(model, tokenizer, texts, limit)
-        for batch in ([], texts[:1], texts):
+        for batch in (texts, texts[:1], []):
             model.train()  # as it is right after training: predict() must switch to eval mode itself
             first = call_answer(answer, list(batch), model, tokenizer, hint=hint)
             second = call_answer(answer, list(batch), model, tokenizer, hint=hint)
             if not isinstance(first, list) or len(first) != len(batch):
-                length = f" of length {len(first)}" if hasattr(first, "__len__") else ""
+                length = f" of length {len(first)}" if isinstance(first, list) else ""
                 raise ExerciseFailed(f"for {len(batch)} texts return a list of {len(batch)} dicts (one per text); got "
                                      f"{describe(first) if not isinstance(first, list) else 'a list'}{length}.")
             for i, item in enumerate(first):

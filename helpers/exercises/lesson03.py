@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -51,25 +51,28 @@ def _shared_weight_net():
     return Net()
 
 
-def _count_models(seed: int) -> list[tuple[str, Any]]:
+def _count_models(seed: int) -> Iterator[tuple[str, Any]]:
+    """The test models, built one at a time (a wrong answer fails on the first without building the rest)."""
     random = rng(seed, "03.1")
     frozen_embeddings = _tiny_bert(2, seed)
     for parameter in frozen_embeddings.bert.embeddings.parameters():
         parameter.requires_grad = False
+    yield "a BERT with frozen embeddings", frozen_embeddings
+    gpt = _tiny_gpt(seed)  # lm_head.weight is tied to the token embeddings: one tensor, counted once
+    gpt.transformer.wpe.weight.requires_grad = False
+    yield "a GPT-2 with tied input/output embeddings", gpt
+    net = _shared_weight_net()
+    net.head.bias.requires_grad = False
+    yield "a small network with a shared layer and BatchNorm buffers", net
     random_freeze = _tiny_bert(2, seed + 1)
     for parameter in random_freeze.parameters():
         parameter.requires_grad = random.random() < 0.5
+    yield "a BERT with a random half frozen", random_freeze
     all_frozen = _tiny_bert(1, seed)
     for parameter in all_frozen.parameters():
         parameter.requires_grad = False
-    gpt = _tiny_gpt(seed)  # lm_head.weight is tied to the token embeddings: one tensor, counted once
-    gpt.transformer.wpe.weight.requires_grad = False
-    net = _shared_weight_net()
-    net.head.bias.requires_grad = False
-    return [("a BERT with frozen embeddings", frozen_embeddings), ("a BERT with a random half frozen", random_freeze),
-            ("a fully frozen BERT", all_frozen), ("a GPT-2 with tied input/output embeddings", gpt),
-            ("a small network with a shared layer and BatchNorm buffers", net), ("a fully trainable BERT",
-                                                                                  _tiny_bert(1, seed))]
+    yield "a fully frozen BERT", all_frozen
+    yield "a fully trainable BERT", _tiny_bert(1, seed)
 
 
 @register("03.1", "count trainable parameters")
@@ -101,9 +104,11 @@ def check_count(answer: Any, seed: int = 0) -> str:
         if got_total == len(parameters) or (got_trainable == sum(p.requires_grad for p in parameters) and trainable):
             raise ExerciseFailed("you counted parameter tensors, not their elements: add up p.numel().")
         state_total = sum(t.numel() for t in model.state_dict().values())
-        if got_total == state_total != total:
-            raise ExerciseFailed(f"for {name} your total {got_total:,} counts state_dict(), which lists tied weights "
-                                 f"twice and includes buffers; expected {total:,}. Count model.parameters().")
+        duplicated = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+        if got_total in (state_total, duplicated) and got_total != total:
+            raise ExerciseFailed(f"for {name} your total {got_total:,} counts a shared (tied) tensor twice, or buffers "
+                                 f"(state_dict() lists both); expected {total:,}. Count model.parameters(), which "
+                                 "lists each parameter once.")
         if got_total != total:
             raise ExerciseFailed(f"for {name} total is {got_total:,}; expected {total:,} (every element of every "
                                  "parameter, each shared tensor once).")

@@ -88,9 +88,12 @@ def check_early_stopping(answer: Any, seed: int = 0) -> str:
                 raise ExerciseFailed(f"{_describe_run(losses, patience)}: {detail}; expected to stop {expected}.{hint}")
             best = getattr(tracker, "best_epoch", None)
             if best != reference.best_epoch:
+                equal = (isinstance(best, int) and 1 <= best <= epoch
+                         and losses[best - 1] == losses[reference.best_epoch - 1])
+                hint = (" An equal loss is not an improvement: use <, not <=." if equal else
+                        " Epochs count from 1.")
                 raise ExerciseFailed(f"{_describe_run(losses, patience)}: after epoch {epoch} best_epoch is {best!r}; "
-                                     f"expected {reference.best_epoch} (epochs count from 1): the epoch whose weights "
-                                     "to restore.")
+                                     f"expected {reference.best_epoch}, the epoch whose weights to restore.{hint}")
             if decision:
                 break
     return f"all {len(cases)} loss curves stop at the right epoch with the right best epoch after every update."
@@ -129,12 +132,12 @@ def check_augment(answer: Any, seed: int = 0) -> str:
     """``answer(text, rate, seed)`` -> a str with about ``rate * len(text)`` edits, made with ``random.Random(seed)``.
 
     How much was edited is measured by the edit distance (Levenshtein) between the variant and the text, over
-    30 seeds per setting: a deletion or an insertion costs 1, a swap of two characters at most 2, so ``n`` edits
+    20 seeds per setting: a deletion or an insertion costs 1, a swap of two characters at most 2, so ``n`` edits
     give a distance of at most ``2n``, and on average at least ``n/2`` even when some edits undo others.
     Settings: rates 0.1 and 0.3 on a 52-character review and 0.2 on a 10-character one; the mean distance must
     lie between ``0.5 n`` and ``2.5 n`` (``n = rate * length``, at least 1): one edit whatever the rate, or
     editing every character, fails. Each variant: made only of the text's characters, length within
-    ``2n + 1`` of the original, the same for the same seed, different across seeds (at least 20 of 30
+    ``2n + 1`` of the original, the same for the same seed, different across seeds (at least 14 of 20
     different), and the global ``random`` module left untouched. Edge cases: rate 0 (unchanged, also for a
     one-character and an empty text), the empty text at rate 0.3 (empty), a one-character text (only that
     character, at most twice). A variant that happens to equal the text (e.g. two equal characters swapped)
@@ -142,16 +145,9 @@ def check_augment(answer: Any, seed: int = 0) -> str:
     """
     expect_callable(answer, "augment")
     long_text, short_text = _TEXTS
-    for text in (long_text, short_text, "好", ""):
-        if _augment(answer, text, 0.0, 0) != text:
-            raise ExerciseFailed(f"with rate=0 the text must come back unchanged; {text[:10]!r} did not.")
-    if _augment(answer, "", 0.3, 1) != "":
-        raise ExerciseFailed("an empty text should come back empty.")
-    single = _augment(answer, "好", 0.5, 2)
-    if set(single) - {"好"} or len(single) > 2:
-        raise ExerciseFailed(f"for the one-character text '好' at rate 0.5 you returned {single!r}; only deleting it, "
-                             "keeping it or doubling it is possible.")
-    seeds = [rng(seed, "04.2").randrange(10**6) + i for i in range(30)]
+    if _augment(answer, long_text, 0.0, 0) != long_text:
+        raise ExerciseFailed("with rate=0 the text must come back unchanged.")
+    seeds = [rng(seed, "04.2").randrange(10**6) + i for i in range(20)]
     summary = []
     for text, rate in ((long_text, 0.1), (long_text, 0.3), (short_text, 0.2)):
         n = max(1.0, rate * len(text))
@@ -168,9 +164,6 @@ def check_augment(answer: Any, seed: int = 0) -> str:
             if abs(len(variant) - len(text)) > 2 * n + 1:
                 raise ExerciseFailed(f"at rate {rate} a variant of the {len(text)}-character text has {len(variant)} "
                                      f"characters: about {n:.0f} edits cannot change the length that much.")
-        if text == long_text and len(set(variants)) < 20:
-            raise ExerciseFailed(f"30 seeds gave only {len(set(variants))} different variants at rate {rate}: the seed "
-                                 "should matter.")
         distances = [levenshtein(text, variant) for variant in variants]
         mean = sum(distances) / len(distances)
         if mean < 0.5 * n:
@@ -181,7 +174,19 @@ def check_augment(answer: Any, seed: int = 0) -> str:
             raise ExerciseFailed(f"at rate {rate} on a {len(text)}-character text your variants differ from it by "
                                  f"{mean:.1f} edits on average (edit distance); about {n:.0f} expected: far too "
                                  "many edits.")
+        if text == long_text and len(set(variants)) < 14:
+            raise ExerciseFailed(f"20 seeds gave only {len(set(variants))} different variants at rate {rate}: the seed "
+                                 "should matter.")
         summary.append(f"{mean:.1f} for {n:.1f}")
+    for text in (short_text, "好", ""):
+        if _augment(answer, text, 0.0, 0) != text:
+            raise ExerciseFailed(f"with rate=0 the text must come back unchanged; {text!r} did not.")
+    if _augment(answer, "", 0.3, 1) != "":
+        raise ExerciseFailed("an empty text should come back empty.")
+    single = _augment(answer, "好", 0.5, 2)
+    if set(single) - {"好"} or len(single) > 2:
+        raise ExerciseFailed(f"for the one-character text '好' at rate 0.5 you returned {single!r}; only deleting it, "
+                             "keeping it or doubling it is possible.")
     return ("unchanged at rate 0, seeded, varied across seeds, no foreign characters; mean edit distance "
             f"{', '.join(summary)} edits asked for.")
 

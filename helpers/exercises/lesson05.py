@@ -63,6 +63,11 @@ def _kept(got: torch.Tensor, logits: torch.Tensor, what: str) -> torch.Tensor:
     removed = got == float("-inf")
     kept = ~removed
     tol = tolerance(logits.dtype)
+    stand_ins = kept & finite_in & (got <= -1e4) & (original > -1e4)
+    if stand_ins.any():
+        raise ExerciseFailed(f"{what}: you set removed logits to {got[stand_ins][0].item():.3g}; use float('-inf'), "
+                             "as transformers does, so that a removed token is recognisable (torch.isinf) whatever "
+                             "the dtype and the other logits.")
     if not torch.allclose(got[kept & finite_in], original[kept & finite_in], rtol=tol, atol=tol):
         raise ExerciseFailed(f"{what}: the kept logits changed. Leave kept logits as they are; set the others to -inf.")
     return kept & finite_in
@@ -112,11 +117,11 @@ def check_top_k(answer: Any, seed: int = 0) -> str:
                     if n_kept < want:
                         hint = f"you keep {n_kept} tokens; keep the {want} largest (torch.topk gives the k-th value)."
                     elif (kept[row] & ~above & ~at).any():
-                        hint = (f"you keep {n_kept} tokens, including some below the {want}-th largest value "
-                                f"{threshold.item():.3g}; keep only values >= it.")
+                        hint = (f"you keep {n_kept} tokens, including some below the k-th largest value "
+                                f"{threshold.item():.3g} (k={want}); keep only values >= it.")
                     else:
                         hint = (f"you keep {n_kept} tokens; keep exactly the {want} largest, or at a tie on the "
-                                f"{want}-th value all the tied ones.")
+                                "k-th value all the tied ones.")
                     raise ExerciseFailed(f"{what}, row {row}: {hint}")
                 checked += 1
     return f"valid top-k on {checked} rows: random, tied, peaked, pre-filtered and float16/32/64 logits."
