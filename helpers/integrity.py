@@ -88,3 +88,31 @@ def verify_folder(folder: Path, label: str | None = None) -> dict[str, str]:
                 f"{actual[name][:12]}..., the record says {str(expected[name])[:12]}.... The file was changed or "
                 f"damaged after training. {fix}")
     return actual
+
+
+def complete_record(folder: Path) -> list[str]:
+    """Add the hashes of files a record does not list yet (e.g. a record written before every file was hashed).
+
+    Only when every file the record already lists still matches: a changed file is never re-vouched for.
+    Returns the names added. Command line: ``python -m helpers.integrity FOLDER [FOLDER ...]``.
+    """
+    folder = Path(folder)
+    record_path = folder / RECORD_NAME
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    listed = record.get("files") or {}
+    for name, expected in listed.items():
+        if not (folder / name).is_file() or sha256(folder / name) != expected:
+            raise CheckpointIntegrityError(f"{folder}: {name} does not match its recorded hash; not completing the record.")
+    added = [name for name in checkpoint_files(folder) if name not in listed]
+    if added:
+        record["files"] = {**listed, **{name: sha256(folder / name) for name in added}}
+        record["files"] = dict(sorted(record["files"].items()))
+        record_path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return added
+
+
+if __name__ == "__main__":
+    import sys
+
+    for argument in sys.argv[1:] or ["helpers/assets/checkpoints/course-bert", "helpers/assets/checkpoints/course-gpt"]:
+        print(argument, "added:", complete_record(Path(argument)) or "nothing")

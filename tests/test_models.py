@@ -164,3 +164,21 @@ def test_a_folder_path_is_not_verified(tmp_path, monkeypatch):
     folder = _tampered_copy(tmp_path, monkeypatch)
     (folder / RECORD_NAME).unlink()
     load_pretrained(GPT2LMHeadModel, folder)  # your own folder: no record needed
+
+
+def test_complete_record_adds_missing_hashes_but_never_revouches_a_changed_file(tmp_path, monkeypatch):
+    import json
+
+    from helpers.integrity import complete_record, verify_folder
+
+    folder = _tampered_copy(tmp_path, monkeypatch)
+    record = json.loads((folder / RECORD_NAME).read_text(encoding="utf-8"))
+    del record["files"]["tokenizer_config.json"]  # as written by the code that hashed only three files
+    (folder / RECORD_NAME).write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(CheckpointIntegrityError, match="tokenizer_config.json"):
+        verify_folder(folder)
+    assert complete_record(folder) == ["tokenizer_config.json"]
+    verify_folder(folder)
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(CheckpointIntegrityError, match="config.json does not match"):
+        complete_record(folder)
