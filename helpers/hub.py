@@ -86,7 +86,7 @@ def sync_proxies() -> None:
     """
     global _last_proxy_settings
     current = tuple(sorted(proxy_settings().items()))
-    if _last_proxy_settings is not None and current != _last_proxy_settings:
+    if current != _last_proxy_settings:  # also on the first call: the client may predate the variables
         from huggingface_hub import close_session
 
         close_session()
@@ -112,8 +112,12 @@ def _request(url: str, timeout: float) -> tuple[int, dict[str, str]]:
     """One HEAD request through the proxies of the environment, following redirects; (status, headers)."""
     import httpx2
 
+    from huggingface_hub.utils import build_hf_headers
+
+    headers = build_hf_headers()  # the user's token, if any: a gated model answers 401 without it
+    headers["Accept-Encoding"] = "identity"
     with httpx2.Client(trust_env=True, follow_redirects=True, timeout=timeout, max_redirects=5) as client:
-        response = client.head(url, headers={"Accept-Encoding": "identity", "User-Agent": "ptft-course-probe"})
+        response = client.head(url, headers=headers)
         return response.status_code, {key.lower(): value for key, value in response.headers.items()}
 
 
@@ -193,10 +197,11 @@ def unavailable_message(name: str, reason: str, folder: str | None = None) -> st
 
 
 def load_from_hub(loader: Callable[..., Any], name: str, folder_hint: str | None = None,
-                  timeout: float = PROBE_SECONDS, **kwargs) -> Any:
+                  timeout: float = PROBE_SECONDS, probe_file: str = "config.json", **kwargs) -> Any:
     """``loader(name, **kwargs)`` (a ``from_pretrained``) for a Hub name, failing fast with a clear message.
 
-    Offline by setting, or when :func:`probe` finds the endpoint unusable, only the local cache is tried
+    ``probe_file`` is the file the probe asks for (``tokenizer_config.json`` for a tokenizer). Offline by
+    setting, or when :func:`probe` finds the endpoint unusable, only the local cache is tried
     (``local_files_only=True``); if the model is not there, :class:`HubModelUnavailable` says why within
     seconds. When the probe succeeds, the download runs normally; an ``OSError`` from it (a file missing on a
     mirror, a connection dropped half-way) also becomes a :class:`HubModelUnavailable` with the same advice.
@@ -206,7 +211,7 @@ def load_from_hub(loader: Callable[..., Any], name: str, folder_hint: str | None
     else:
         sync_endpoint()
         sync_proxies()
-        result = probe(name, "config.json", timeout)
+        result = probe(name, probe_file, timeout)
         if result.ok:
             try:
                 return loader(name, **kwargs)

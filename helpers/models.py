@@ -164,7 +164,8 @@ def load_tokenizer(name_or_path: str | Path = "course-bert", **kwargs):
     where, is_local = resolve_source(name_or_path)
     if is_local:
         return AutoTokenizer.from_pretrained(where, **kwargs)
-    return load_from_hub(AutoTokenizer.from_pretrained, where, _stand_in_folder(where), **kwargs)
+    return load_from_hub(AutoTokenizer.from_pretrained, where, _stand_in_folder(where),
+                         probe_file="tokenizer_config.json", **kwargs)
 
 
 def describe_config(config: PretrainedConfig) -> dict[str, int | str]:
