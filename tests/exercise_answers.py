@@ -364,7 +364,7 @@ def predict_one_by_one(texts, model, tokenizer):  # right: one text at a time, l
             batch = tokenizer(text, truncation=True, return_tensors="pt").to(device)
             p = torch.softmax(model(**batch).logits[0], -1)
             index = int(p.argmax())
-            results.append({"label": ["negative", "positive"][index], "probability": p[index]})
+            results.append({"label": model.config.id2label[index], "probability": p[index]})
     return results
 
 

@@ -93,3 +93,12 @@ def test_a_checker_crash_becomes_an_exercise_failure(monkeypatch):
     monkeypatch.setitem(core._REGISTRY, "00.1", core.Exercise("00.1", "unknown characters", broken_checker))
     with pytest.raises(ExerciseFailed, match=UNEXPECTED):
         check("00.1", lambda text, tokenizer: [])
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_every_checker_documents_its_cases(exercise_id):
+    from helpers.exercises.core import get_exercise
+
+    doc = get_exercise(exercise_id).checker.__doc__ or ""
+    assert len(doc) > 300 and "Accepted" in doc, exercise_id  # what passes ...
+    assert any(word in doc for word in ("Edge case", "Wrong ideas", "Cases:", "Models:")), exercise_id  # ... and what fails

@@ -194,8 +194,10 @@ def _tiny_classifier(max_positions: int, seed: int, tokenizer, texts: list[str])
     from ..profiles import get_profile
 
     torch.manual_seed(seed)
+    names = {0: "negative", 1: "positive"}  # so that model.config.id2label gives the names too
     model = BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2, hidden_dropout_prob=0.3,
-                                                      max_position_embeddings=max_positions)).eval()
+                                                      max_position_embeddings=max_positions, id2label=names,
+                                                      label2id={v: k for k, v in names.items()})).eval()
     with torch.no_grad():
         model.classifier.weight.mul_(30.0)
         batch = tokenizer(texts, padding=True, truncation=True, max_length=max_positions, return_tensors="pt")

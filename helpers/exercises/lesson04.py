@@ -141,7 +141,9 @@ def check_augment(answer: Any, seed: int = 0) -> str:
     different), and the global ``random`` module left untouched. Edge cases: rate 0 (unchanged, also for a
     one-character and an empty text), the empty text at rate 0.3 (empty), a one-character text (only that
     character, at most twice). A variant that happens to equal the text (e.g. two equal characters swapped)
-    is fine.
+    is fine. Accepted: a fixed number of edits or each character edited with probability ``rate``; swaps of
+    neighbours or of any two characters. Wrong ideas told apart: the global random module, foreign characters,
+    no edits, one edit whatever the rate, editing everything, a list instead of a str.
     """
     expect_callable(answer, "augment")
     long_text, short_text = _TEXTS

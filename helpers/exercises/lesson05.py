@@ -87,8 +87,9 @@ def check_top_k(answer: Any, seed: int = 0) -> str:
     A valid answer, row by row: kept logits unchanged, the others -inf; every token strictly above the k-th
     largest value kept, none below it; at a tie on the k-th value, either all tied tokens (as transformers'
     TopKLogitsWarper and the lesson do) or exactly k tokens (any tie-break, as torch.topk + scatter does).
-    Wrong ideas told apart: returning probabilities, dropping the k-th token, keeping the k+1 best, scaling the
-    kept logits, changing the dtype to an integer, filtering along the wrong dimension.
+    Wrong ideas told apart: returning probabilities, keeping the k+1 best, keeping the k smallest, scaling the
+    kept logits, a large negative number instead of -inf, an integer dtype, filtering along the wrong dimension.
+    Accepted: any floating dtype, filtering in place or on a copy.
     """
     expect_callable(answer, "top_k_filter")
     checked = 0
@@ -140,6 +141,7 @@ def check_top_p(answer: Any, seed: int = 0) -> str:
     Wrong ideas told apart: leaving out the token that crosses p, comparing p with logits instead of
     probabilities, keeping the least likely tokens, sorting but not mapping the mask back to the original order,
     softmax over the wrong dimension, keeping no token when p is small, returning probabilities.
+    Accepted: any tie-break, any floating dtype, filtering in place or on a copy.
     """
     expect_callable(answer, "top_p_filter")
     random = rng(seed, "05.2")
@@ -228,7 +230,8 @@ def check_greedy(answer: Any, seed: int = 0) -> str:
     logits at the last position given everything before it; this is checked with one forward pass over your
     whole output (so a different tie-break or the tiny float differences of a KV cache are fine), and the
     first difference from ``model.generate(do_sample=False)`` is named when it fails. Wrong ideas told apart:
-    the argmax of the first position, returning only the new tokens, one token too many or too few, a list.
+    the argmax of the first position, the second best token, returning only the new tokens, one token too many
+    or too few, a list. Accepted: a loop with or without the KV cache, generate() itself, any tie-break.
     """
     from transformers import GPT2LMHeadModel
 
