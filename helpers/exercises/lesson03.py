@@ -191,7 +191,10 @@ def check_lora(answer: Any, seed: int = 0) -> str:
     LoRA must wrap at least one of BERT's self-attention projections (query, key, value; the attention output
     projection is also allowed) and nothing else (not the feed-forward ``dense`` layers, not the pooler), the
     rank must be low (1-64), and the classification head must train (``TaskType.SEQ_CLS`` does that).
-    Accepted: target_modules as a list, a set or a regular expression; any alpha and dropout.
+    Wrong ideas told apart: the feed-forward layers, every 'dense' layer, no task type (frozen head), a high
+    rank, a dict instead of a LoraConfig, module names of another architecture ('q_proj').
+    Accepted: target_modules as a list, a set or a regular expression; any alpha and dropout; no task type
+    if ``modules_to_save=["classifier"]`` trains the head.
     """
     from peft import LoraConfig, get_peft_model
 

@@ -55,7 +55,7 @@ def check_early_stopping(answer: Any, seed: int = 0) -> str:
 
     Compared with the rule step by step (the decision after every epoch, and ``best_epoch`` after every epoch,
     counting from 1) on fixed non-monotone curves and 30 random ones with equal losses, patience 1-4, and losses
-    as Python floats, NumPy float32 and float64. Fixed edge cases: a curve that improves every epoch (never
+    as Python floats, NumPy float32 and float64. Edge cases: a curve that improves every epoch (never
     stops), an equal loss (not an improvement), a curve that rises and falls but never beats its best (comparing
     with the previous epoch instead of the best never stops there), a late new best that must reset the count,
     a single epoch, patience longer than the run. Accepted: True/False as Python or NumPy bools.
