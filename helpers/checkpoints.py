@@ -3,7 +3,8 @@
 It uses the same helpers as lesson 01 (:mod:`helpers.pretraining`) and writes a checkpoint folder:
 ``config.json``, fp16 ``model.safetensors``, the tokenizer, and ``training_record.json`` with every run's
 steps, tokens, wall time, hardware, git commit and losses, the held-out figures of the saved weights,
-and the SHA-256 of each file (a test checks them).
+and the SHA-256 of every other file in the folder (:mod:`helpers.integrity`; loading a course checkpoint
+checks them).
 
 Text: People's Daily train slice + the *text* of the review training split (no labels): the second
 part is domain-adaptive pretraining, so the model has read reviews before it classifies them. Held out:
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import math
 import subprocess
@@ -34,6 +34,7 @@ from safetensors.torch import load_model, save_model
 from transformers import BertForMaskedLM, GPT2LMHeadModel
 
 from .env import hardware
+from .integrity import RECORD_NAME, file_hashes, sha256  # noqa: F401 - re-exported: the record's hashes
 from .data import load_pretraining_text, load_reviews
 from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
 from .replaced_token_detection import ReplacedTokenDetection
@@ -41,9 +42,7 @@ from .pretraining import PretrainResult, PretrainSettings, evaluate_causal_lm, e
 from .profiles import get_profile
 from .tokenization import load_course_tokenizer
 
-RECORD_NAME = "training_record.json"
 RTD_FILE = "rtd_objective.safetensors"
-HASHED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 DEFAULTS = {  # block size, batch size, peak learning rate
     "bert": {"block_size": 128, "batch_size": 64, "learning_rate": 1e-3},
     "gpt": {"block_size": 256, "batch_size": 32, "learning_rate": 1e-3},
@@ -86,19 +85,6 @@ def training_blocks(texts: dict[str, list[str]], tokenizer, block_size: int, wra
     else:
         news = news.repeat(math.ceil(len(reviews) / wanted / len(news)), 1)[: round(len(reviews) / wanted)]
     return torch.cat([news, reviews])
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of the files a record vouches for."""
-    return {name: sha256(folder / name) for name in HASHED_FILES}
 
 
 def git_commit() -> str:

@@ -207,10 +207,15 @@ for name, model in [("BERT", BertForMaskedLM(bert_config(profile))), ("GPT-2", G
 # %% [markdown]
 # `load_pretrained(model_class, name)` loads a course checkpoint (`"course-bert"`, `"course-gpt"`), any
 # folder written by `save_pretrained`, or a Hub name such as `"bert-base-chinese"`. Weights load from
-# safetensors only, never from pickle files, and no code from a model repository is run.
+# safetensors only, never from pickle files, and no code from a model repository is run. A course checkpoint
+# is first checked against the SHA-256 of every file listed in its training record (校验和), so the model you
+# load is the one whose training the record describes.
 #
-# Offline (no network, or `HF_HUB_OFFLINE=1`), a Hub name fails at once and tells you what to use instead.
-# We force offline mode here so that this cell behaves the same everywhere, and downloads nothing on Colab:
+# A Hub name is tried only if the Hub answers: one request, at most a few seconds, to the endpoint in
+# `HF_ENDPOINT` (the Hub itself, or a mirror (镜像) such as `https://hf-mirror.com`, common in mainland China)
+# through the proxy in `HTTPS_PROXY`, if any. Offline (`HF_HUB_OFFLINE=1`, no network, a dead mirror or proxy,
+# a login page of a hotel wifi), it fails within seconds and tells you what to use instead. We force offline
+# mode here so that this cell behaves the same everywhere, and downloads nothing on Colab:
 
 # %%
 from transformers import BertForSequenceClassification

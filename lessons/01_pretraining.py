@@ -282,7 +282,8 @@ print("labels   :", lm_batch["labels"].tolist())
 
 # %% [markdown]
 # **Exercise 01.2.** Write the next-token loss by hand from the logits: the prediction at position *t* is scored
-# against the token at *t + 1*, averaged over all predictions. It must equal the model's own loss.
+# against the token at *t + 1*, averaged over all predictions. It must equal the model's own loss, in any float
+# dtype, and stay a tensor connected to the logits (so that `loss.backward()` can train the model).
 
 # %% tags=["exercise"]
 import torch.nn.functional as F

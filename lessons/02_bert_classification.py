@@ -300,8 +300,17 @@ with pd.option_context("display.max_colwidth", 80):
 # ## 7. `predict()` for new reviews (预测新评论)
 #
 # **Exercise 02.3.** Write `predict(texts, model, tokenizer)` returning, for each text, a dict with the predicted
-# label name and its probability. The model arrives in training mode (as right after training): make sure the
-# answer does not change from one call to the next.
+# label name and its probability. Three things a real `predict()` must get right:
+#
+# * the model arrives in training mode (as right after training): the answer must not change from one call to the
+#   next, so switch dropout off;
+# * the model may sit on a GPU: put the tokenized batch on the model's device, `next(model.parameters()).device`;
+# * a review may be longer than the model can read: truncate it to the model's limit, taken from the model
+#   (`model.config.max_position_embeddings`) or its tokenizer (`tokenizer.model_max_length`), never a number
+#   typed in by hand.
+#
+# The check runs your function on the GPU when there is one, on two models with different limits, and on an
+# empty list.
 
 # %% tags=["exercise"]
 import torch
@@ -310,10 +319,14 @@ import torch
 def predict(texts, model, tokenizer):
     """[{'label': 'positive' | 'negative', 'probability': float}, ...] for a list of texts."""
     ### BEGIN SOLUTION
+    if not texts:
+        return []
     model.eval()
+    device = next(model.parameters()).device
+    limit = min(tokenizer.model_max_length, model.config.max_position_embeddings)
     with torch.no_grad():
-        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=128, return_tensors="pt")
-        probabilities = torch.softmax(model(**batch).logits, dim=-1)
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        probabilities = torch.softmax(model(**batch.to(device)).logits.float(), dim=-1).cpu()
     best = probabilities.argmax(dim=-1)
     return [{"label": ("negative", "positive")[int(i)], "probability": float(p[i])} for i, p in zip(best, probabilities)]
     ### END SOLUTION

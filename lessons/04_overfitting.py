@@ -281,9 +281,14 @@ from helpers.exercises import check
 check("04.1", EarlyStopping)
 
 # %% [markdown]
-# **Exercise 04.2.** Write `augment(text, rate, seed)`: an EDA-style variant of a Chinese text, editing about
-# `rate` of its characters (delete, swap, or insert a character taken from the text). Use `random.Random(seed)`;
-# with `rate=0` return the text unchanged.
+# **Exercise 04.2.** Write `augment(text, rate, seed)`: an EDA-style variant of a Chinese text with about
+# `rate * len(text)` edits (at least one for a text of two or more characters), each one a deletion, a swap of
+# two characters, or an insertion of a character taken from the text. Make every random choice with
+# `random.Random(seed)` (never the global `random` module); with `rate=0` return the text unchanged.
+#
+# The check measures how much you edited with the edit distance (编辑距离, Levenshtein) between text and
+# variant, averaged over 20 seeds: it must be close to the number of edits asked for, not 1 whatever the rate,
+# and not the whole text. A variant may now and then equal the text (two equal characters swapped): that is fine.
 
 # %% tags=["exercise"]
 import random
@@ -306,8 +311,7 @@ def augment(text, rate, seed):
             chars[i], chars[j] = chars[j], chars[i]
         else:
             chars.insert(i, rng.choice(chars))
-    result = "".join(chars)
-    return result if result != text else text[1:] + text[0]
+    return "".join(chars)
     ### END SOLUTION
     ### BEGIN STUB
     raise NotImplementedError("Exercise 04.2: replace this line with your code")
@@ -320,7 +324,9 @@ check("04.2", augment)
 # %% [markdown]
 # **Exercise 04.3.** Write the two halves of an FGM step. `fgm_attack(model, epsilon)` adds
 # `epsilon * g / ||g||` to `model.bert.embeddings.word_embeddings.weight` (its gradient `g` is already computed)
-# and returns a backup; `fgm_restore(model, backup)` puts the original weights back.
+# and returns a backup; `fgm_restore(model, backup)` puts the original weights back. Touch nothing else: no other
+# weight and no gradient (the adversarial backward pass adds to them). If the gradient is all zeros there is no
+# direction to move in: change nothing (dividing by a zero norm would fill the embeddings with NaN).
 
 # %% tags=["exercise"]
 import torch
@@ -331,8 +337,10 @@ def fgm_attack(model, epsilon):
     ### BEGIN SOLUTION
     weight = model.bert.embeddings.word_embeddings.weight
     backup = weight.detach().clone()
-    with torch.no_grad():
-        weight.add_(epsilon * weight.grad / torch.linalg.vector_norm(weight.grad))
+    norm = torch.linalg.vector_norm(weight.grad)
+    if norm > 0:
+        with torch.no_grad():
+            weight.add_(epsilon * weight.grad / norm)
     return backup
     ### END SOLUTION
     ### BEGIN STUB

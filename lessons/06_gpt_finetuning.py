@@ -210,7 +210,8 @@ check("06.1", control_example)
 
 # %% [markdown]
 # **Exercise 06.2.** Write `distinct_2(texts)`: the number of distinct character bigrams divided by the number of
-# all bigrams, pooled over all texts (a bigram repeated across two texts counts as a repeat).
+# all bigrams, pooled over all texts (a bigram repeated across two texts counts as a repeat; a bigram never spans
+# two texts). With no bigram at all, return 0.0.
 
 # %% tags=["exercise"]
 def distinct_2(texts):
