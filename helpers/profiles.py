@@ -66,7 +66,8 @@ class Profile:
     label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
     strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
     overfit_examples: int = 400  # lesson 04's deliberately small training set
-    overfit_epochs: int = 8  # lesson 04's (too many) epochs
+    overfit_epochs: int = 6  # lesson 04's (too many) epochs
+    noise_seeds: tuple = (0, 1, 2)  # lesson 04 repeats two runs over these seeds to show seed-to-seed noise
     pretrain_texts: int | None = None  # lesson 01: corpus paragraphs to pretrain on (None = all)
     pretrain_heldout_texts: int | None = None  # lesson 01: held-out paragraphs to score (None = all)
     generation_tokens: int = 60  # new characters per generated sample (05)
@@ -103,6 +104,7 @@ PROFILES: dict[str, Profile] = {
         strategy_examples=32,
         overfit_examples=32,
         overfit_epochs=2,
+        noise_seeds=(0, 1),
         pretrain_texts=400,
         pretrain_heldout_texts=100,
         generation_tokens=8,

@@ -272,6 +272,19 @@ robust = pd.DataFrame(robust).T
 robust["drop"] = robust["damaged test (10% edits)"] - robust["clean test"]
 robust.style.format("{:.1%}")
 
+# %%
+from helpers.results import record_lesson_figures
+
+record_lesson_figures("04", {
+    "train_examples": len(small), "epochs": profile.overfit_epochs, "test_examples": len(test),
+    "remedies": table.reset_index(names="remedy").to_dict("records"),
+    "noise": {"runs": noise.to_dict("records"), "difference_of_means": difference,
+              "standard_error": standard_error(spread.loc["no regularisation", "mean"], len(test))},
+    "selection_inflation": table.loc[by_test, "test accuracy"] - table.loc[by_validation, "test accuracy"],
+    "robustness": robust.reset_index(names="run").to_dict("records"),
+    "weight_decay_shrinkage": decay_steps * 1e-4 * 0.1,
+}, profile)
+
 # %% [markdown]
 # ## 7. Exercises (练习)
 #

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from scripts import build_lessons
@@ -9,6 +10,7 @@ from scripts import build_lessons
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@lru_cache(maxsize=None)
 def exercise_namespace(lesson_stem: str, target: str = "solutions") -> dict:
     """Execute the cells tagged ``exercise`` of one lesson (solved or stub version); return their names."""
     notebook = build_lessons.build(ROOT / "lessons" / f"{lesson_stem}.py", target)

@@ -6,20 +6,13 @@ from torch import nn
 
 from helpers import mechanisms
 from helpers.exercises import check
-from lesson_sources import exercise_namespace, failure
+from lesson_sources import failure
 
 NAMES = [("11.1", "attention"), ("11.2", "embed_by_hand"), ("11.3", "static_and_contextual"), ("11.4", "LoRALinear"),
          ("11.5", "token_stats"), ("11.6", "prompt_ids"), ("11.7", "read_scalars")]
 
 
-@pytest.fixture(scope="module")
-def solved():
-    return exercise_namespace("11_build_it_yourself")
-
-
-@pytest.fixture(scope="module")
-def stubs():
-    return exercise_namespace("11_build_it_yourself", "notebooks")
+LESSON = "11_build_it_yourself"  # the conftest fixtures `solved` and `stubs` read this
 
 
 @pytest.mark.parametrize("exercise_id,name", NAMES)
