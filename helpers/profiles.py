@@ -73,6 +73,9 @@ class Profile:
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
+    ner_sizes: tuple = (200, 1000)  # lesson 07: training sentences, pretrained vs scratch; None = all (one epoch)
+    ner_epochs: float = 8.0  # lesson 07: passes over a NER training subset (the recipe of bench/ner.py)
+    ner_min_steps: int = 150  # lesson 07: fewest optimizer steps of a NER run, however few the sentences
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -105,6 +108,9 @@ PROFILES: dict[str, Profile] = {
         generation_samples=2,
         cache_benchmark_tokens=16,
         judged_generations=8,
+        ner_sizes=(16, 32),
+        ner_epochs=1.0,
+        ner_min_steps=4,
     ),
     "cpu": Profile(
         name="cpu",
@@ -138,6 +144,7 @@ PROFILES: dict[str, Profile] = {
         label_sizes=(100, 500, 2000, None),
         strategy_examples=None,
         overfit_epochs=15,
+        ner_sizes=(200, 1000, None),
     ),
 }
 
