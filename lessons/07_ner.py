@@ -161,7 +161,7 @@ example_tags = ["B-PER", "I-PER", "I-PER"] + ["O"] * (len(example_chars) - 3)
 encoded = tokenizer(example_chars, is_split_into_words=True)
 aligned = align_labels(encoded.word_ids(), [LABEL2ID[t] for t in example_tags])
 pd.DataFrame({"token": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
-              "character (word id)": [None if w is None else f"{example_chars[w]} ({w})" for w in encoded.word_ids()],
+              "character (word id)": ["-" if w is None else f"{example_chars[w]} ({w})" for w in encoded.word_ids()],
               "label": [LABEL_NAMES[label] if label != IGNORE_INDEX else IGNORE_INDEX for label in aligned]}).T
 
 # %% [markdown]
@@ -204,8 +204,8 @@ words = ["江泽民", "会见", "IBM", "总裁"]  # word-level input: now one "w
 word_tags = ["B-PER", "O", "B-ORG", "O"]
 encoded_words = tokenizer(words, is_split_into_words=True)
 pd.DataFrame({"token": tokenizer.convert_ids_to_tokens(encoded_words["input_ids"]),
-              "word id": encoded_words.word_ids(),
-              "first piece only": align_word_labels(encoded_words.word_ids(), [LABEL2ID[t] for t in word_tags]),
+              "word id": ["-" if w is None else w for w in encoded_words.word_ids()],
+              "first piece only": align_labels(encoded_words.word_ids(), [LABEL2ID[t] for t in word_tags]),
               "all pieces (I- on later ones)": align_labels(encoded_words.word_ids(), [LABEL2ID[t] for t in word_tags],
                                                              label_all_pieces=True)}).T
 
@@ -400,10 +400,10 @@ examples = pd.DataFrame([
 examples.groupby("kind").head(3).sort_values("kind") if len(examples) else examples
 
 # %% [markdown]
-# Read the rows. Typical: a title glued to a name (`主席江泽民` predicted as one person), a long place cut short,
-# an organisation taken for a place (`中国` alone is LOC, but the model sees it inside `中国队`), and
-# "spurious" names that the data's rules leave out (abbreviations such as `美` are `O` in this corpus, see the
-# data card). Some errors are the labels', not the model's.
+# Read the rows and ask, for each, whose mistake it is. Things to look for: a title or a neighbouring word
+# glued to a name, a long place name cut short, an organisation read as a place (this corpus tags `中国` LOC even
+# inside `中国政府`), and "spurious" names that the data's rules leave out (abbreviations such as `美` are `O`
+# here, see the data card): some errors are the labels', not the model's.
 #
 # ## 9. Constrained decoding, and what a CRF adds (约束解码与 CRF)
 #
@@ -443,12 +443,12 @@ pd.DataFrame({
 }, index=["argmax per character", "constrained Viterbi"]).round(4)
 
 # %% [markdown]
-# The constrained decode costs milliseconds and repairs every ill-formed sequence; whether that raises F1
-# depends on how the model errs (a stray `I-` turned into `O` is a lost entity, turned into a longer one may be
-# right). `bench/ner.py` records both decodes for every run, below. A full CRF would also learn soft
-# preferences (a `B-PER` rarely follows another `B-PER` directly) and train them jointly; with a pretrained
-# encoder the per-token predictions are already well coordinated, which is why BERT + softmax and BERT + CRF
-# usually land within a point of each other.
+# The constrained decode costs a fraction of a second for the whole split (the table's last column) and leaves no
+# ill-formed sequence; whether that raises F1 depends on how the model errs (a stray `I-` becomes the start of a
+# longer entity or is dropped, and either may be right). `bench/ner.py` records both decodes for every run
+# (section 10). A full CRF would also learn soft preferences (how likely `B-PER` is right after `I-PER`) and train
+# them jointly with the encoder; the weaker the encoder's own coordination between neighbouring positions, the
+# more that adds, which is why the CRF is standard on a BiLSTM and optional on a large pretrained BERT.
 #
 # ## 10. Pretrained vs from scratch (预训练 vs 从零训练)
 #
@@ -521,22 +521,33 @@ plt.show()
 # ## 11. Where the course model stands (课程模型的位置)
 
 # %%
+import json
+
+from helpers.models import COURSE_CHECKPOINTS
+from helpers.training import count_parameters
+
 if "course-bert @ all" in bench_summary:
     full = bench_summary["course-bert @ all"]
     print(f"bench/ner.py, course-bert on all {record['data']['train']['sentences']:,} training sentences, one epoch: "
           f"test entity F1 {full['test_f1_mean']:.1%} (Viterbi {full['test_f1_constrained_mean']:.1%}), "
           f"{full['train_seconds_mean'] / 60:.0f} min of training on {record['hardware']}")
-print(f"this notebook, course-bert on {len(train_main):,} sentences: test entity F1 {report['micro']['f1']:.1%}")
+print(f"this notebook, {MODEL_NAME} on {len(train_main):,} sentences: test entity F1 {report['micro']['f1']:.1%}")
 print("published on People's Daily 1998 NER (other splits and labels): BERT-base about 95 F1, BiLSTM-CRF about 90")
+print(f"{MODEL_NAME}: {count_parameters(model)[1] / 1e6:.1f}M parameters (bert-base-chinese: about 102M)")
+if MODEL_NAME in COURSE_CHECKPOINTS:
+    pretraining = json.loads((COURSE_CHECKPOINTS[MODEL_NAME] / "training_record.json").read_text(encoding="utf-8"))
+    print(f"its pretraining: {pretraining['totals']['seconds'] / 3600:.1f} h, {pretraining['totals']['tokens'] / 1e6:.0f}M "
+          f"tokens seen ({pretraining['totals']['epochs']:.0f} passes over {pretraining['data']['corpus_tokens'] / 1e6:.1f}M), "
+          f"on {pretraining['runs'][0]['hardware']}")
 
 # %% [markdown]
 # The published figures are for a different cut of the same newspaper (the MSRA-style NER release, with
-# compound organisations labelled), so they orient rather than compare. The gap to BERT-base has plain causes:
-# the course BERT has 4 layers of width 256 (about 5M parameters against 110M), was pretrained for under three
-# hours on two CPU cores over 2.8M characters (Chinese BERT saw Wikipedia-scale text for days on TPUs), and is
-# fine-tuned here for a fixed, small step budget. What in-domain pretraining buys shows in section 10: with
-# few labelled sentences, the pretrained model is far ahead of the same network trained from scratch, because
-# it already knows which characters form names in this newspaper's language.
+# compound organisations labelled), so they orient rather than compare. The gap to BERT-base has plain causes,
+# printed above: the course BERT is about twenty times smaller, was pretrained for hours on two CPU cores over a
+# few million characters (Chinese BERT saw Wikipedia-scale text for days on TPUs), and is fine-tuned here for a
+# small step budget; the labels also lack compound organisations (data card). What in-domain pretraining buys
+# shows in section 10: with few labelled sentences the pretrained model is far ahead of the same network trained
+# from scratch, because it already knows which characters form names in this newspaper's language.
 #
 # ## 12. Summary (小结)
 #
