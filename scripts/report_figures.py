@@ -108,6 +108,23 @@ def padding_table() -> str:
     return "\n".join(lines)
 
 
+def ner_table() -> str:
+    r = read_result("ner.json")
+    if r is None or not r.get("summary"):
+        return missing("ner.json", "bench/ner.py")
+    lines = [f"People's Daily NER, test split ({sum(r['data']['test']['entities'].values()):,} entities); "
+             f"learning rates chosen on validation: {r['chosen_learning_rate']}; {r['hardware']}, "
+             f"{r['torch_threads']} torch thread(s).", "",
+             "| arm | training sentences | seeds | test entity F1 (mean ± sd) | with constrained Viterbi | train time (mean) |",
+             "|---|---|---|---|---|---|"]
+    for row in r["summary"].values():
+        spread = f" ± {row['test_f1_std']:.1%}" if row.get("test_f1_std") is not None else ""
+        size = f"{r['data']['train']['sentences']:,} (all, 1 epoch)" if row["size"] == "all" else f"{int(row['size']):,}"
+        lines.append(f"| {row['arm']} | {size} | {len(row['seeds'])} | {row['test_f1_mean']:.1%}{spread} | "
+                     f"{row['test_f1_constrained_mean']:.1%} | {row['train_seconds_mean'] / 60:.1f} min |")
+    return "\n".join(lines + ["", "Rerun: " + "; ".join(r.get("commands", ["python bench/ner.py"])) + "."])
+
+
 def runtime_table() -> str:
     r = read_result("lesson_runtimes.json")
     if r is None:
@@ -130,4 +147,4 @@ def runtime_table() -> str:
 
 if __name__ == "__main__":
     print(checkpoint_table(), speed_table(), label_efficiency_table(), baselines_table(), padding_table(),
-          runtime_table(), sep="\n\n")
+          ner_table(), runtime_table(), sep="\n\n")

@@ -213,8 +213,21 @@ def test_validation_and_test_are_exactly_the_pretraining_heldout_paragraphs(data
 def test_features_and_sentence_lengths(data):
     assert data["train"].features["ner_tags"].feature.names == list(ner.LABEL_NAMES)
     assert data["train"].features["tokens"].feature.dtype == "string"
+    import pyarrow.compute as pc
+
     for split in data.values():
-        assert min(len(t) for t in split["tokens"]) >= 1
-        assert max(len(t) for t in split["tokens"]) <= ner.MAX_SENTENCE_CHARS
-        assert all(len(c) == 1 for c in split["tokens"][0])
+        lengths = pc.list_value_length(split.data.column("tokens"))
+        assert pc.min(lengths).as_py() >= 1 and pc.max(lengths).as_py() <= ner.MAX_SENTENCE_CHARS
+        assert lengths.equals(pc.list_value_length(split.data.column("ner_tags")))
+        assert all(len(c) == 1 for c in split[0]["tokens"])
     assert ner.load_ner() is data  # built once per process
+
+
+def test_entity_counts_read_tags_like_bio_to_spans():
+    tags = [["I-PER", "I-PER", "O", "B-LOC", "I-ORG"], ["B-LOC", "B-LOC", "I-LOC"], ["O"]]
+    dataset = ner.make_dataset([(list("x" * len(t)), t) for t in tags])
+    expected = {"PER": 0, "LOC": 0, "ORG": 0}
+    for t in tags:
+        for kind, _, _ in ner.bio_to_spans(t):
+            expected[kind] += 1
+    assert dict(ner.entity_counts(dataset)) == expected == {"PER": 1, "LOC": 3, "ORG": 1}
