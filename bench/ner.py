@@ -98,6 +98,7 @@ def run_one(results, data, aligned, tokenizer, profile, arm, size, seed, lr, pha
            "test": test["argmax"], "test_constrained": test["constrained"],
            "test_errors": dict(Counter(row["kind"] for row in error_breakdown(test["gold"], test["predicted"]["argmax"])))}
     results["runs"].append(run)
+    results["summary"] = summarise(results)  # kept current, so a stopped invocation leaves a consistent record
     save_results(results)
     print(json.dumps({k: run[k] for k in ("arm", "size", "seed", "learning_rate", "steps", "train_seconds")}),
           f"validation F1 {run['validation']['micro']['f1']:.4f} test F1 {run['test']['micro']['f1']:.4f}"
