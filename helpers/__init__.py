@@ -20,6 +20,8 @@ One module per concern (a test fails if a module is missing from this list):
 * ``baselines``                 – the TF-IDF + logistic-regression baseline
 * ``finetune_protocol``         – the fair comparison: learning-rate grid, minimum steps, seeds, choice on validation
 * ``finetune_strategies``       – freezing, layer-wise learning rates, PEFT adapters (LoRA, prefix, AdaLoRA, IA3)
+* ``ner``                       – People's Daily as character-level BIO tags (PER / LOC / ORG) with a frozen split
+* ``token_classification``      – label alignment, seqeval metrics, error breakdown, constrained Viterbi, NER training
 * ``regularization``            – character-level augmentation, text damage, FGM adversarial training
 * ``text_metrics``              – diversity, repetition and verbatim-copy measures of generated text
 * ``exercises``                 – exercise checkers with specific feedback

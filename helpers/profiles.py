@@ -78,6 +78,9 @@ class Profile:
     subword_vocab_size: int = 8000  # lesson 11: vocabulary of the BPE tokenizer trained on the corpus
     tracking_steps: int = 30  # lesson 11: optimizer steps of the Trainer run logged to TensorBoard
     skipgram_epochs: int = 2  # lesson 11: passes of the skip-gram (word2vec) over the news corpus
+    ner_sizes: tuple = (200, 1000)  # lesson 07: training sentences, pretrained vs scratch; None = all (one epoch)
+    ner_epochs: float = 8.0  # lesson 07: passes over a NER training subset (the recipe of bench/ner.py)
+    ner_min_steps: int = 150  # lesson 07: fewest optimizer steps of a NER run, however few the sentences
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -115,6 +118,9 @@ PROFILES: dict[str, Profile] = {
         subword_vocab_size=300,
         tracking_steps=4,
         skipgram_epochs=1,
+        ner_sizes=(16, 32),
+        ner_epochs=1.0,
+        ner_min_steps=4,
     ),
     "cpu": Profile(
         name="cpu",
@@ -148,6 +154,7 @@ PROFILES: dict[str, Profile] = {
         label_sizes=(100, 500, 2000, None),
         strategy_examples=None,
         overfit_epochs=15,
+        ner_sizes=(200, 1000, None),
     ),
 }
 

@@ -218,6 +218,35 @@ def padding_section() -> str:
                "validation accuracy", "test accuracy"], rows)])
 
 
+def ner_section() -> str:
+    r = read_result("ner.json")
+    if r is None or not r.get("summary"):
+        return missing("ner.json", "python bench/ner.py")
+    rows = []
+    for row in r["summary"].values():
+        spread = f" ± {pct(row['test_f1_std'])}" if row.get("test_f1_std") is not None else ""
+        size = f"{r['data']['train']['sentences']:,} (all, 1 epoch)" if row["size"] == "all" else f"{int(row['size']):,}"
+        rows.append([row["arm"], size, str(len(row["seeds"])), f"{pct(row['test_f1_mean'])}{spread}",
+                     pct(row["test_f1_constrained_mean"]), f"{row['train_seconds_mean'] / 60:.1f} min"])
+    summary = r["summary"]
+    notes = []
+    best = summary.get("course-bert @ all")
+    if best:
+        f1 = max(best["test_f1_mean"], best["test_f1_constrained_mean"])
+        notes.append(f"course-bert entity F1 ≥ 85% with all training sentences: {verdict(f1 >= 0.85)} ({pct(f1)} at best, "
+                     "with the constrained decode).")
+    if "course-bert @ 1000" in summary and "scratch @ 1000" in summary:
+        gap = summary["course-bert @ 1000"]["test_f1_mean"] - summary["scratch @ 1000"]["test_f1_mean"]
+        notes.append(f"pretrained ≥ scratch + 10 F1 points at 1,000 sentences: {verdict(gap >= 0.10)} ({100 * gap:+.1f} points, "
+                     f"{len(summary['course-bert @ 1000']['seeds'])} seed(s)).")
+    return "\n".join([
+        f"People's Daily NER (PER / LOC / ORG), test split ({sum(r['data']['test']['entities'].values()):,} entities); learning "
+        f"rates chosen on validation: {r['chosen_learning_rate']}; {r['hardware']}, {r['torch_threads']} torch thread(s). "
+        "Rerun: " + "; ".join(f"`{c}`" for c in r.get("commands", ["python bench/ner.py"])) + ".", "",
+        table(["arm", "training sentences", "seeds", "test entity F1 (mean ± sd)", "with constrained Viterbi",
+               "train time (mean)"], rows), "", *[f"- {n}" for n in notes]])
+
+
 SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Runtime per lesson", runtime_section),
     ("Data and tokenizer", data_section),
@@ -227,6 +256,7 @@ SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Classical baselines", baselines_section),
     ("Label efficiency: does pretraining pay?", label_efficiency_section),
     ("Padding", padding_section),
+    ("Named entity recognition (lesson 07)", ner_section),
 ]
 
 
