@@ -9,6 +9,8 @@ One module per concern:
 * ``models``       – small BERT / GPT-2 configs and the checkpoint loader (local or Hub)
 * ``exercises``    – exercise checkers with specific feedback
 * ``interview``    – the bilingual interview-question bank, flashcards and quizzes
+* ``distributed``  – process groups, per-rank seeds, the shared data order, launching torchrun/accelerate, comparing weights
+* ``train_distributed`` – the one fine-tuning script for one process, torchrun (DDP/FSDP), accelerate and Trainer
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed
