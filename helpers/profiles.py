@@ -73,6 +73,10 @@ class Profile:
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
+    scaling_batch_size: int = 16  # global batch of lesson 09's 1-vs-2-process runs (2 processes take half each) (09)
+    scaling_max_length: int = 64  # tokens per review in those runs (09)
+    scaling_steps: int = 30  # optimizer steps of those runs (09)
+    memory_batch_sizes: tuple = (8, 16, 32, 64)  # batch sizes of the memory-vs-batch-size measurement (09)
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -105,6 +109,10 @@ PROFILES: dict[str, Profile] = {
         generation_samples=2,
         cache_benchmark_tokens=16,
         judged_generations=8,
+        scaling_batch_size=8,
+        scaling_max_length=32,
+        scaling_steps=4,
+        memory_batch_sizes=(2, 4),
     ),
     "cpu": Profile(
         name="cpu",
@@ -138,6 +146,10 @@ PROFILES: dict[str, Profile] = {
         label_sizes=(100, 500, 2000, None),
         strategy_examples=None,
         overfit_epochs=15,
+        scaling_batch_size=64,
+        scaling_max_length=128,
+        scaling_steps=100,
+        memory_batch_sizes=(16, 32, 64, 128),
     ),
 }
 

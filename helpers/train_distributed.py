@@ -405,13 +405,32 @@ def train_loop(settings: RunSettings, context: DistributedContext) -> tuple[dict
                 _log(context, f"step {step}/{total}  loss {mean_loss:.4f}  lr {learning_rate:.2e}  {seconds:.3f} s/step")
         epoch += 1
     train_seconds = time.perf_counter() - start
+    allreduce = time_allreduce(context, memory["gradient_bytes"]) if context.is_distributed and memory else None
     barrier(context)  # every rank has finished training before anyone evaluates
     metrics = evaluate_sharded(model, validation, collator, context, settings.eval_batch_size, settings.precision)
     barrier(context)
     state = full_state_dict(model)
     per_rank = _gather(context, {"rank": context.rank, **(memory or {}), "peak_rss_mib": round(_peak_rss_mib(), 1),
                                  "first_step_examples": first_examples})
-    return {"steps": steps, "validation": metrics, "train_seconds": train_seconds, "per_rank": per_rank}, state
+    return {"steps": steps, "validation": metrics, "train_seconds": train_seconds, "per_rank": per_rank,
+            "allreduce": allreduce}, state
+
+
+def time_allreduce(context: DistributedContext, num_bytes: int, repeat: int = 5) -> dict:
+    """Median seconds of one all-reduce of ``num_bytes`` of fp32 (the size of this rank's gradients), and the bus
+    bandwidth it implies: a ring moves 2 (N-1)/N x bytes through every link."""
+    buffer = torch.ones(max(1, num_bytes // 4), dtype=torch.float32, device=context.device)
+    dist.all_reduce(buffer)  # warm-up: connections and buffers
+    times = []
+    for _ in range(repeat):
+        _synchronize(context.device)
+        start = time.perf_counter()
+        dist.all_reduce(buffer)
+        _synchronize(context.device)
+        times.append(time.perf_counter() - start)
+    seconds = sorted(times)[len(times) // 2]
+    moved = 2 * (context.world_size - 1) / context.world_size * buffer.numel() * 4
+    return {"bytes": buffer.numel() * 4, "seconds": seconds, "bus_bandwidth_bytes_per_s": moved / seconds}
 
 
 def train_accelerate(settings: RunSettings, context: DistributedContext) -> tuple[dict, dict[str, torch.Tensor]]:
