@@ -196,17 +196,23 @@ def torchrun_command(module: str, arguments: Sequence[str] = (), nproc_per_node:
 
 
 def accelerate_command(module: str, arguments: Sequence[str] = (), num_processes: int = 2,
-                       port: int | None = None) -> list[str]:
-    """``accelerate launch --num_processes=N -m module args`` (with ``--multi_gpu`` for N > 1).
+                       port: int | None = None, num_machines: int = 1, machine_rank: int = 0,
+                       main_process_ip: str = "127.0.0.1") -> list[str]:
+    """``accelerate launch --multi_gpu --num_processes=N ... -m module args`` as an argument list.
 
-    ``--multi_gpu`` selects accelerate's torchrun-based launcher; it is also the one that starts several CPU
-    processes (``--cpu`` starts several only through MPI). The script then asks for CPU itself when there is no GPU.
+    ``num_processes`` counts all machines together. ``--multi_gpu`` selects accelerate's torchrun-based launcher,
+    which is also the one that starts several CPU processes (``--cpu`` starts several only through MPI); the script
+    then asks for the CPU itself when there is no GPU. Several machines: the same command on each, with this
+    machine's ``machine_rank`` (0 on the machine at ``main_process_ip``).
     """
-    if num_processes < 1:
-        raise ValueError(f"num_processes must be >= 1, got {num_processes}")
+    if num_processes < 1 or num_machines < 1 or not 0 <= machine_rank < num_machines:
+        raise ValueError(f"need num_processes >= 1 and 0 <= machine_rank < num_machines, got {num_processes}, "
+                         f"{machine_rank}, {num_machines}")
     flags = ["--multi_gpu"] if num_processes > 1 else []
+    if num_machines > 1:
+        flags += [f"--machine_rank={machine_rank}", f"--main_process_ip={main_process_ip}"]
     return [sys.executable, "-m", "accelerate.commands.launch", *flags, f"--num_processes={num_processes}",
-            "--num_machines=1", "--mixed_precision=no", "--dynamo_backend=no",
+            f"--num_machines={num_machines}", "--mixed_precision=no", "--dynamo_backend=no",
             f"--main_process_port={port or free_port()}", "-m", module, *arguments]
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -139,12 +140,16 @@ class StepSetup:
 
 def review_texts(count: int) -> list[str]:
     """The ``count`` longest reviews of the first 2,000 training rows (they fill ``max_length`` with real text)."""
+    if count > 2000:
+        raise ValueError(f"at most 2000 texts, asked for {count}")
+    return list(_longest_reviews()[:count])
+
+
+@functools.lru_cache(maxsize=1)
+def _longest_reviews() -> tuple[str, ...]:
     from .data import load_reviews
 
-    texts = load_reviews()["train"]["text"][:2000]
-    if count > len(texts):
-        raise ValueError(f"at most {len(texts)} texts, asked for {count}")
-    return sorted(texts, key=len, reverse=True)[:count]
+    return tuple(sorted(load_reviews()["train"]["text"][:2000], key=len, reverse=True))
 
 
 def build_step(setup: StepSetup, device: torch.device | str = "cpu"):
@@ -200,13 +205,12 @@ def measure_step(setup: StepSetup, repeat: int = 3, device: torch.device | str =
     return result
 
 
-def measure_in_fresh_process(setups: Iterable[StepSetup], timeout_s: float = 600.0,
-                             fixed_mmap_threshold: bool = True) -> list[dict]:
-    """Both memory methods, in a new Python process per call: each setup's RSS peak increase over one step and its
-    profiler peak over another. ``fixed_mmap_threshold`` sets glibc's ``MALLOC_MMAP_THRESHOLD_`` (128 KiB) there."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    if fixed_mmap_threshold:
-        env["MALLOC_MMAP_THRESHOLD_"] = "131072"
+def measure_in_fresh_process(setups: Iterable[StepSetup], timeout_s: float = 600.0) -> list[dict]:
+    """Both memory methods in one new Python process started with glibc's mmap threshold fixed at 128 KiB
+    (``MALLOC_MMAP_THRESHOLD_=131072``): for each setup, the RSS peak increase over one step and the profiler's
+    peak over another. The threshold must be fixed before the heap first grows; set later (``mallopt``), glibc
+    still serves large blocks from free memory already in its heap, and the RSS again over-states."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
     payload = json.dumps([asdict(s) for s in setups])
     try:
         done = subprocess.run([sys.executable, "-m", "helpers.memory", "--setups", payload], capture_output=True,
@@ -235,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     from .env import quiet_libraries
 
     quiet_libraries()
-    results = [_measure_both(StepSetup(**fields)) for fields in json.loads(args.setups)]
-    print(json.dumps(results))
+    print(json.dumps([_measure_both(StepSetup(**fields)) for fields in json.loads(args.setups)]))
     return 0
 
 

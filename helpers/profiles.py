@@ -112,7 +112,7 @@ PROFILES: dict[str, Profile] = {
         scaling_batch_size=8,
         scaling_max_length=32,
         scaling_steps=4,
-        memory_batch_sizes=(2, 4),
+        memory_batch_sizes=(4,),
     ),
     "cpu": Profile(
         name="cpu",

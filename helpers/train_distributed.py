@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -169,15 +170,24 @@ def _quiet() -> None:
 
 
 def prepare_data(settings: RunSettings):
-    """``(tokenizer, train, validation)``: a balanced training subset and the first validation rows, tokenised."""
+    """``(tokenizer, train, validation)``: a balanced training subset and the first validation rows, tokenised.
+
+    Kept per process for the same model, sizes and length, so that several runs in one process (``--engines``, a
+    notebook) tokenise once.
+    """
+    return _prepared(settings.model, settings.train_examples, settings.eval_examples, settings.max_length)
+
+
+@functools.lru_cache(maxsize=4)
+def _prepared(model: str, train_examples: int, eval_examples: int, max_length: int):
     from .classification import balanced_subset, tokenize_dataset
     from .data import head, load_reviews
     from .models import load_tokenizer
 
-    tokenizer = load_tokenizer(settings.model)
+    tokenizer = load_tokenizer(model)
     reviews = load_reviews()
-    train = tokenize_dataset(balanced_subset(reviews["train"], settings.train_examples), tokenizer, settings.max_length)
-    validation = tokenize_dataset(head(reviews["validation"], settings.eval_examples), tokenizer, settings.max_length)
+    train = tokenize_dataset(balanced_subset(reviews["train"], train_examples), tokenizer, max_length)
+    validation = tokenize_dataset(head(reviews["validation"], eval_examples), tokenizer, max_length)
     columns = [c for c in ("input_ids", "token_type_ids", "attention_mask", "label") if c in train.column_names]
     return tokenizer, train.with_format("torch", columns=columns), validation.with_format("torch", columns=columns)
 

@@ -1,9 +1,12 @@
 """Distributed training computes what one process computes: DDP, accumulation, accelerate and Trainer, measured.
 
-One launch (two "machines" on the loopback address, one process each: ``torchrun --nnodes=2 --node_rank=K
---rdzv_endpoint=127.0.0.1:PORT``, gloo) runs the training script's ``ddp``, ``accelerate`` and ``trainer`` engines
-one after the other; the one-process references run inside this test process. Small sizes: course-bert, 160 reviews
-of at most 32 tokens, 20 optimizer steps of 8 examples (2 ranks x 4, or 1 process x 8, or 2 micro-batches x 4).
+One launch runs the training script's ``ddp``, ``accelerate`` and ``trainer`` engines one after the other in the
+same two processes, started the multi-machine way on one machine: two ``accelerate launch --num_machines=2
+--machine_rank=K --main_process_ip=127.0.0.1`` commands (accelerate's torchrun-based launcher: ``torchrun
+--nnodes=2 --node_rank=K`` underneath), one process each, gloo over the loopback address. So the tests also cover
+``accelerate launch`` and a two-node rendezvous; the lesson launches ``torchrun --nproc_per_node=2``. The
+one-process references run inside this test process. Small sizes: course-bert, 160 reviews of at most 32 tokens,
+20 optimizer steps of 8 examples (2 ranks x 4, or 1 process x 8, or 2 micro-batches x 4).
 
 The tolerance. All arms see the same 8 examples at every step (the same permutation, the same model start, dropout
 off), so they differ only in how the same sums are grouped: two ranks' means averaged by an all-reduce, two
@@ -23,9 +26,9 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from helpers.distributed import (EpochPermutation, LaunchError, ZERO_GRADIENT_PARAMETERS, distributed_session,
+from helpers.distributed import (EpochPermutation, accelerate_command, LaunchError, ZERO_GRADIENT_PARAMETERS, distributed_session,
                                  free_port, launch, launch_environment, launch_together,
-                                 rank_seed, relative_parameter_difference, torchrun_command)
+                                 rank_seed, relative_parameter_difference)
 from helpers.train_distributed import RunSettings, evaluation_shard, load_run, parse_args, run
 
 TOLERANCE = 1e-5
@@ -43,12 +46,12 @@ def _args(**settings) -> list[str]:
 
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory):
-    """Rank 0's results of the ddp, accelerate and trainer engines, 2 processes x batch 4, on two loopback "nodes"."""
-    output = tmp_path_factory.mktemp("two-nodes")
+    """Rank 0's results of the ddp, accelerate and trainer engines, 2 processes x batch 4, on two loopback "machines"."""
+    output = tmp_path_factory.mktemp("two-machines")
     arguments = ["--engines", "ddp,accelerate,trainer", "--output", str(output), *_args(**SIZES, batch_size=4)]
     port = free_port()
-    commands = [torchrun_command("helpers.train_distributed", arguments, nproc_per_node=1, nnodes=2,
-                                 node_rank=node, port=port) for node in (0, 1)]
+    commands = [accelerate_command("helpers.train_distributed", arguments, num_processes=2, port=port,
+                                   num_machines=2, machine_rank=machine) for machine in (0, 1)]
     results = launch_together(commands, timeout_s=LAUNCH_TIMEOUT_S)
     return {engine: load_run(output / engine) for engine in ("ddp", "accelerate", "trainer")}, results
 
@@ -229,3 +232,18 @@ def test_settings_and_flags_reject_bad_values_with_a_hint():
         RunSettings(train_examples=10, batch_size=8).steps_per_epoch(world_size=2)
     with pytest.raises(ValueError, match="precision must be one of"):
         RunSettings(precision="fp8").validate()
+
+
+def test_launch_commands_name_the_rendezvous_and_the_module():
+    from helpers.distributed import torchrun_command
+
+    command = torchrun_command("helpers.train_distributed", ["--max-steps=2"], nproc_per_node=2, port=29501,
+                               nnodes=2, node_rank=1, master_addr="10.0.0.1")
+    assert command[1:3] == ["-m", "torch.distributed.run"]
+    assert {"--nnodes=2", "--node_rank=1", "--nproc_per_node=2", "--rdzv_endpoint=10.0.0.1:29501"} <= set(command)
+    assert command[-3:] == ["-m", "helpers.train_distributed", "--max-steps=2"]
+    accelerate = accelerate_command("helpers.train_distributed", [], num_processes=4, port=29502, num_machines=2,
+                                    machine_rank=1)
+    assert {"--multi_gpu", "--num_processes=4", "--num_machines=2", "--machine_rank=1"} <= set(accelerate)
+    with pytest.raises(ValueError, match="node_rank"):
+        torchrun_command("m", nnodes=2, node_rank=2)
