@@ -86,15 +86,16 @@ def check_rank_shard(answer: Any) -> str:
         everything = [i for shard in shards for i in shard]
         if any(not 0 <= i < n for i in everything):
             raise ExerciseFailed(f"{case}: an index is outside range({n}).")
+        sizes = [len(shard) for shard in shards]
+        if len(set(sizes)) > 1 or sizes[0] != n // world:
+            raise ExerciseFailed(f"{case}: shard sizes {sizes}; every rank needs {n // world} (= {n} // {world}). "
+                                 "Unequal shards mean unequal step counts (a rank waiting in the all-reduce for a step "
+                                 "its peers never take hangs), and padding repeats examples: drop the last "
+                                 "n % world_size examples of the permutation.")
         if len(set(everything)) < len(everything):
             raise ExerciseFailed(f"{case}: the ranks' shards overlap, so some examples are trained on twice per epoch. "
                                  "All ranks must cut their slice from ONE permutation: seed it with seed + epoch, "
                                  "never with the rank.")
-        sizes = [len(shard) for shard in shards]
-        if len(set(sizes)) > 1 or sizes[0] != n // world:
-            raise ExerciseFailed(f"{case}: shard sizes {sizes}; every rank needs {n // world} (= {n} // {world}). "
-                                 "Unequal shards mean unequal step counts, and a rank waiting in the all-reduce for a "
-                                 "step its peers never take hangs; drop the last n % world_size examples.")
         reference = [_reference_shard(n, rank, world, seed, epoch) for rank in range(world)]
         if shards == reference:
             continue
@@ -144,12 +145,13 @@ def check_adam_memory(answer: Any) -> str:
                 if key == "optimizer_states" and mixed and ratio == 8:
                     hint = ("Adam's two fp32 moments are 8 bytes, but mixed precision also keeps an fp32 master copy "
                             "of the weights for the update (the fp16 copy is too coarse to add small steps to): 12.")
+                elif key == "optimizer_states" and mixed and ratio in (4, 6):
+                    hint = ("optimizer states stay in fp32 in mixed precision (master weights, momentum, variance: "
+                            "4 + 4 + 4); only the working copies of weights and gradients are halved.")
                 elif key == "optimizer_states" and ratio in (4, 2):
                     hint = "Adam keeps two moments per parameter (momentum and variance), each in fp32."
                 elif mixed and key in ("weights", "gradients") and ratio == 4:
                     hint = "in mixed precision the weights used in forward/backward and their gradients are fp16: 2 bytes."
-                elif mixed and key == "optimizer_states" and ratio == 6:
-                    hint = "optimizer states stay in fp32 in mixed precision; only the working copies are halved."
                 else:
                     hint = f"expected {per} bytes per parameter for the {key.replace('_', ' ')}."
                 raise ExerciseFailed(f"{count:,} parameters, {name}: {key} = {got[key]:,.0f} bytes "
@@ -178,9 +180,7 @@ def check_zero_memory(answer: Any) -> str:
                 continue
             case = f"{parameters:,} parameters on {gpus} GPU(s), stage {stage}"
             wrong = {s: _zero_reference(parameters, gpus, s) for s in (0, 1, 2, 3)}
-            if math.isclose(got, 16 * parameters / gpus, rel_tol=1e-9) and stage < 3:
-                hint = f"stage {stage} does not shard everything: only stage 3 also splits the weights."
-            elif stage == 1 and math.isclose(got, wrong[2], rel_tol=1e-9):
+            if stage == 1 and math.isclose(got, wrong[2], rel_tol=1e-9):
                 hint = "stage 1 shards the optimizer states only; gradients are sharded from stage 2 on."
             elif stage == 2 and math.isclose(got, wrong[1], rel_tol=1e-9):
                 hint = "stage 2 also shards the gradients (reduce-scatter instead of all-reduce)."
@@ -188,6 +188,8 @@ def check_zero_memory(answer: Any) -> str:
                 hint = "stage 2 keeps a full copy of the weights on every GPU; only stage 3 shards them."
             elif stage == 3 and math.isclose(got, wrong[2], rel_tol=1e-9):
                 hint = "stage 3 (FSDP's full sharding) splits the weights too."
+            elif math.isclose(got, 16 * parameters / gpus, rel_tol=1e-9) and stage < 3:
+                hint = f"stage {stage} does not shard everything: only stage 3 also splits the weights."
             else:
                 hint = ("mixed precision: weights 2, gradients 2, optimizer states 12 bytes per parameter; stage 1 "
                         "divides the states by the GPUs, stage 2 also the gradients, stage 3 also the weights.")
