@@ -11,6 +11,8 @@ One module per concern:
 * ``interview``    – the bilingual interview-question bank, flashcards and quizzes
 * ``distributed``  – process groups, per-rank seeds, the shared data order, launching torchrun/accelerate, comparing weights
 * ``train_distributed`` – the one fine-tuning script for one process, torchrun (DDP/FSDP), accelerate and Trainer
+* ``memory``       – time and peak memory of one training step on the CPU (torch profiler, and the OS's RSS peak)
+* ``scaling``      – the paper model: ring all-reduce time, data-parallel step time and efficiency, Adam/ZeRO bytes
 """
 
 from .profiles import Profile, ProfileError, get_device, get_profile, set_seed

@@ -94,11 +94,14 @@ def init_distributed(backend: str | None = None, timeout_s: float = 300.0,
                      use_cuda: bool | None = None) -> DistributedContext:
     """Join the process group the launcher set up (or do nothing for one process) and return the context.
 
-    ``use_cuda`` defaults to "CUDA is available"; each rank then takes GPU ``LOCAL_RANK``. ``timeout_s`` bounds
-    how long a collective waits for a missing rank before it raises instead of hanging.
+    ``use_cuda`` defaults to "every process on this machine can have a GPU of its own" (``LOCAL_WORLD_SIZE``, set
+    by the launcher, at most the number of GPUs; the same answer on every rank of a machine); each rank then takes
+    GPU ``LOCAL_RANK``. ``timeout_s`` bounds how long a collective waits for a missing rank before it raises
+    instead of hanging.
     """
     rank, world_size, local_rank = launch_environment()
-    use_cuda = torch.cuda.is_available() if use_cuda is None else use_cuda
+    if use_cuda is None:
+        use_cuda = torch.cuda.is_available() and torch.cuda.device_count() >= _env_int("LOCAL_WORLD_SIZE", 1)
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
             raise RuntimeError(f"LOCAL_RANK={local_rank} but only {torch.cuda.device_count()} GPU(s) are visible: "

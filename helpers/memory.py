@@ -56,22 +56,24 @@ def training_state_bytes(model: torch.nn.Module, optimizer: torch.optim.Optimize
             "optimizer_state": tensor_bytes(state)}
 
 
-def allocation_timeline(fn: Callable[[], object]) -> tuple[list[float], list[int]]:
+def allocation_timeline(fn: Callable[[], object], device: torch.device | str = "cpu") -> tuple[list[float], list[int]]:
     """Run ``fn`` under ``torch.profiler``; return (seconds since the first event, bytes allocated since the start).
 
-    The bytes are the running sum of every CPU allocation (+) and free (-) torch made during ``fn``; frees of
-    tensors that existed before ``fn`` count negative, so the curve can dip below 0.
+    The bytes are the running sum of every allocation (+) and free (-) torch made on ``device``'s kind (CPU or
+    CUDA) during ``fn``; frees of tensors that existed before ``fn`` count negative, so the curve can dip below 0.
     """
+    kind = torch.device(device).type
     from torch._C._profiler import _EventType
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if kind == "cuda" else [])
+    with profile(activities=activities, profile_memory=True) as prof:
         fn()
     events: list[tuple[int, int]] = []
     stack = list(prof.profiler.kineto_results.experimental_event_tree())
     while stack:
         node = stack.pop()
-        if node.tag == _EventType.Allocation and str(node.extra_fields.device) == "cpu":
+        if node.tag == _EventType.Allocation and torch.device(node.extra_fields.device).type == kind:
             events.append((node.start_time_ns, node.extra_fields.alloc_size))
         stack.extend(node.children)
     if not events:
@@ -85,9 +87,9 @@ def allocation_timeline(fn: Callable[[], object]) -> tuple[list[float], list[int
     return times, totals
 
 
-def peak_allocated_bytes(fn: Callable[[], object]) -> int:
-    """The most tensor memory (bytes) ``fn`` had allocated at any moment, on top of what existed before it."""
-    return max(0, max(allocation_timeline(fn)[1]))
+def peak_allocated_bytes(fn: Callable[[], object], device: torch.device | str = "cpu") -> int:
+    """The most tensor memory (bytes) ``fn`` had allocated on ``device`` at any moment, on top of what existed before."""
+    return max(0, max(allocation_timeline(fn, device)[1]))
 
 
 def _status_bytes(field: str) -> int:
@@ -195,7 +197,7 @@ def measure_step(setup: StepSetup, repeat: int = 3, device: torch.device | str =
     step, model, optimizer = build_step(setup, device)
     seconds = median_seconds(step, device, warmup=0, repeat=repeat)
     static = training_state_bytes(model, optimizer)
-    times, totals = allocation_timeline(step)
+    times, totals = allocation_timeline(step, device)
     result = {**asdict(setup), "label": setup.label, "seconds_per_step": seconds,
               "parameter_bytes": static["parameters"], "optimizer_state_bytes": static["optimizer_state"],
               "step_peak_bytes": max(0, max(totals))}

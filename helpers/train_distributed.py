@@ -77,12 +77,14 @@ class RunSettings:
     checkpointing: bool = False  # activation (gradient) checkpointing
     seed: int = 0
     threads: int = 1  # torch threads of this process (restored afterwards when run in a notebook)
+    device: str = "auto"  # "cpu", "cuda", or "auto": a GPU per process when there are enough, else the CPU
     log_every: int = 10
     output: str | None = None
 
     def validate(self) -> None:
         """Reject impossible settings with a message that says what to change."""
-        for name, allowed in (("engine", ENGINES), ("precision", PRECISIONS), ("optimizer", OPTIMIZERS)):
+        for name, allowed in (("engine", ENGINES), ("precision", PRECISIONS), ("optimizer", OPTIMIZERS),
+                              ("device", ("auto", "cpu", "cuda"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("train_examples", "eval_examples", "max_length", "batch_size", "eval_batch_size",
@@ -93,6 +95,12 @@ class RunSettings:
             raise ValueError(f"max_steps must be >= 1 (or None for whole epochs), got {self.max_steps}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def use_cuda(self) -> bool | None:
+        """``None`` (decide from the GPUs per process) for "auto", else whether ``device`` is "cuda"."""
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for, but torch sees no GPU: use --device cpu or auto")
+        return None if self.device == "auto" else self.device == "cuda"
 
     def steps_per_epoch(self, world_size: int) -> int:
         """Optimizer steps in one pass: every step takes ``batch_size x accumulation_steps x world_size`` examples."""
@@ -254,7 +262,7 @@ def _gather(context: DistributedContext, value):
 
 def _mean_over_ranks(context: DistributedContext, value: torch.Tensor) -> float:
     """The average of a scalar over ranks (gloo has no AVG reduction: sum, then divide)."""
-    value = value.detach().float().clone()
+    value = value.detach().float().clone().to(context.device)  # nccl reduces GPU tensors only
     if context.is_distributed:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         value /= context.world_size
@@ -296,7 +304,9 @@ def evaluate_sharded(model: torch.nn.Module, validation, collator, context: Dist
         correct = (logits.argmax(-1) == labels).cpu().double()
         totals += torch.stack([(correct * weight).sum(), (losses * weight).sum(), weight.sum().double()])
     if context.is_distributed:
+        totals = totals.to(context.device)  # nccl reduces GPU tensors only
         dist.all_reduce(totals, op=dist.ReduceOp.SUM)
+        totals = totals.cpu()
     model.train()
     return {"accuracy": (totals[0] / totals[2]).item(), "loss": (totals[1] / totals[2]).item(),
             "examples": int(totals[2].item())}
@@ -574,7 +584,7 @@ def run(settings: RunSettings, context: DistributedContext | None = None) -> dic
     :func:`main` passes one context to all its runs, because a process group cannot be re-created under torchrun.
     """
     if context is None:
-        with distributed_session() as own_context:
+        with distributed_session(use_cuda=settings.use_cuda()) as own_context:
             return run(settings, own_context)
     settings.validate()
     _quiet()
@@ -626,7 +636,7 @@ def load_run(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def main(argv: list[str] | None = None) -> int:
     runs = parse_args(argv)
-    with distributed_session() as context:  # one process group for all the runs; destroyed also on error
+    with distributed_session(use_cuda=runs[0].use_cuda()) as context:  # one group for all runs; destroyed also on error
         for settings in runs:
             run(settings, context)
     return 0

@@ -128,11 +128,16 @@ from helpers.train_distributed import RunSettings, load_run, run
 
 BATCH, STEPS = profile.scaling_batch_size, profile.scaling_steps
 HALF = BATCH // 2
+# Two processes need a GPU each; with fewer than two GPUs every run of this section uses the CPU (gloo), so that
+# all the runs compared below compute on the same hardware.
+RUN_DEVICE = "cuda" if torch.cuda.device_count() >= 2 else "cpu"
 common = dict(train_examples=BATCH * STEPS, eval_examples=profile.heldout_examples or 1736,
-              max_length=profile.scaling_max_length, max_steps=STEPS, dropout=0.0, log_every=max(1, STEPS // 3))
+              max_length=profile.scaling_max_length, max_steps=STEPS, dropout=0.0, log_every=max(1, STEPS // 3),
+              device=RUN_DEVICE)
 flags = [f"--{key.replace('_', '-')}={value}" for key, value in common.items()]
 print(f"{STEPS} optimizer steps of {BATCH} reviews (at most {common['max_length']} tokens each), "
-      f"lr 1e-4 with 6% warm-up, AdamW, clipping at 1.0; validation on {common['eval_examples']} reviews")
+      f"lr 1e-4 with 6% warm-up, AdamW, clipping at 1.0; validation on {common['eval_examples']} reviews; "
+      f"runs on: {RUN_DEVICE}")
 
 # %% [markdown]
 # First, two processes with `torchrun`. One launch runs five engines one after the other in the same two processes
@@ -367,9 +372,10 @@ print(f"predicted 2-process step: {predicted:.3f} s (1-process step at B/2 + one
 #    a fresh process (section 8).
 #
 # The step measured: one AdamW step of the course classifier on a fixed batch of real reviews, all padded to
-# the profile's `max_length` (lesson 02's fine-tuning length), one torch thread. Setups: fp32 and bf16 autocast,
-# each with and without checkpointing, at the profile's batch size; then fp32 with and without checkpointing for
-# several batch sizes.
+# the profile's `max_length` (lesson 02's fine-tuning length), on the lesson's device (one torch thread on a CPU).
+# Setups: fp32 and bf16 autocast, each with and without checkpointing, at the profile's batch size; then fp32 with
+# and without checkpointing for several batch sizes. (On a GPU the same profiler records the CUDA allocator's
+# events, which is what `torch.cuda.max_memory_allocated()` counts.)
 
 # %%
 from tqdm.auto import tqdm
@@ -384,7 +390,7 @@ setups += [StepSetup(batch, LENGTH, "fp32", checkpointing) for batch in profile.
 measured_steps = {}
 for setup in tqdm(setups, desc="measuring steps"):
     keep_timeline = setup.batch_size == MAIN_BATCH and setup.precision == "fp32"
-    measured_steps[setup] = measure_step(setup, repeat=2, timeline=keep_timeline)
+    measured_steps[setup] = measure_step(setup, repeat=2, timeline=keep_timeline, device=device)
 step_table = pd.DataFrame([{
     "batch": s.batch_size, "precision": s.precision, "checkpointing": s.checkpointing,
     "s per step": r["seconds_per_step"], "weights + AdamW state (MiB)": (r["parameter_bytes"] + r["optimizer_state_bytes"]) / MIB,
