@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
@@ -104,8 +105,6 @@ def predict_logits(model: PreTrainedModel, dataset: Dataset, tokenizer: PreTrain
 
 def classification_metrics(labels, predictions) -> dict[str, float]:
     """Accuracy, and precision / recall / F1 of the positive class (label 1), from scikit-learn."""
-    from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score  # here: a slow import
-
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "precision": float(precision_score(labels, predictions, zero_division=0)),
