@@ -144,6 +144,7 @@ def stage3_keeps_weights(n, gpus, stage):
     (stage2_shards_weights, "stage 2 keeps a full copy of the weights"),
     (stage3_keeps_weights, "stage 3 (FSDP's full sharding) splits the weights too"),
     (lambda n, gpus, stage: None, "finite number"),
+    (lambda n, gpus, stage: torch.tensor([1.0, 2.0]), "one number"),
 ])
 def test_zero_memory_wrong_answers(wrong, message):
     assert message in failure("09.3", wrong)

@@ -14,7 +14,10 @@ _BATCH_CASES = ((16, 2, 4, 1e-4, 32), (8, 1, 2, 5e-5, 16), (32, 4, 8, 1e-4, 256)
 
 def _number(value: Any, what: str) -> float:
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
-        value = value.item()
+        try:
+            value = value.item()
+        except (ValueError, RuntimeError):
+            raise ExerciseFailed(f"{what} should be one number, got an array {str(value)[:60]}.") from None
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)):
         raise ExerciseFailed(f"{what} should be a finite number, got {value!r}.")
     return float(value)
