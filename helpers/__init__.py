@@ -22,6 +22,10 @@ One module per concern (a test fails if a module is missing from this list):
 * ``finetune_strategies``       – freezing, layer-wise learning rates, PEFT adapters (LoRA, prefix, AdaLoRA, IA3)
 * ``ner``                       – People's Daily as character-level BIO tags (PER / LOC / ORG) with a frozen split
 * ``token_classification``      – label alignment, seqeval metrics, error breakdown, constrained Viterbi, NER training
+* ``distributed``               – process groups, per-rank seeds, the shared data order, launching torchrun / accelerate
+* ``train_distributed``         – ``python -m helpers.train_distributed``: one fine-tuning script for 1 process, DDP, FSDP, accelerate, Trainer
+* ``memory``                    – time and peak memory of one training step on the CPU (torch profiler, the OS's RSS peak)
+* ``scaling``                   – the paper model: ring all-reduce time, data-parallel efficiency, Adam / ZeRO memory
 * ``regularization``            – character-level augmentation, text damage, FGM adversarial training
 * ``text_metrics``              – diversity, repetition and verbatim-copy measures of generated text
 * ``exercises``                 – exercise checkers with specific feedback

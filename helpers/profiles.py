@@ -81,6 +81,10 @@ class Profile:
     ner_sizes: tuple = (200, 1000)  # lesson 07: training sentences, pretrained vs scratch; None = all (one epoch)
     ner_epochs: float = 8.0  # lesson 07: passes over a NER training subset (the recipe of bench/ner.py)
     ner_min_steps: int = 150  # lesson 07: fewest optimizer steps of a NER run, however few the sentences
+    scaling_batch_size: int = 16  # global batch of lesson 09's 1-vs-2-process runs (2 processes take half each) (09)
+    scaling_max_length: int = 64  # tokens per review in those runs (09)
+    scaling_steps: int = 30  # optimizer steps of those runs (09)
+    memory_batch_sizes: tuple = (8, 16, 32, 64)  # batch sizes of the memory-vs-batch-size measurement (09)
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -121,6 +125,10 @@ PROFILES: dict[str, Profile] = {
         ner_sizes=(16, 32),
         ner_epochs=1.0,
         ner_min_steps=4,
+        scaling_batch_size=8,
+        scaling_max_length=32,
+        scaling_steps=4,
+        memory_batch_sizes=(4,),
     ),
     "cpu": Profile(
         name="cpu",
@@ -155,6 +163,10 @@ PROFILES: dict[str, Profile] = {
         strategy_examples=None,
         overfit_epochs=15,
         ner_sizes=(200, 1000, None),
+        scaling_batch_size=64,
+        scaling_max_length=128,
+        scaling_steps=100,
+        memory_batch_sizes=(16, 32, 64, 128),
     ),
 }
 

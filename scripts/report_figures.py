@@ -247,6 +247,37 @@ def ner_section() -> str:
                "train time (mean)"], rows), "", *[f"- {n}" for n in notes]])
 
 
+def scaling_section() -> str:
+    r = read_result("scaling.json")
+    if r is None:
+        return missing("scaling.json", "python bench/scaling.py")
+    eq = r["equivalence"]
+    eq_rows = [[name, f"{value:.1e}"] for name, value in eq["max_relative_difference"].items()]
+    mem_rows = [[step["label"], f"{step['peak_bytes'] / 2**20:.0f} MiB", f"{step['seconds_per_step']:.2f} s"]
+                for step in r["memory"]["steps"]]
+    fp32 = next(s for s in r["memory"]["steps"] if s["label"].startswith("fp32, batch 32"))
+    ckpt = next(s for s in r["memory"]["steps"] if s["label"].startswith("fp32 + checkpointing, batch 32"))
+    cut = 1 - ckpt["peak_bytes"] / fp32["peak_bytes"]
+    worst = max(v for k, v in eq["max_relative_difference"].items() if k.startswith("2 processes, ") and "default" not in k)
+    step_rows = [[name, f"{value:.3f} s"] for name, value in r["step_times"]["median_seconds_per_step"].items()]
+    model_rows = [[p["network"], str(p["devices"]), f"{p['allreduce_s'] * 1000:.1f} ms", pct(p["efficiency"])]
+                  for p in r["scaling_model"]["predictions"]]
+    return "\n".join([
+        f"`{r['command']}` ({r['hardware']}, torch {r['torch']}; {r['note']}; load average before "
+        f"{r['load_average_before'][0]:.1f}).", "",
+        f"Equivalence after {eq['settings']['max_steps']} fp32 steps (largest relative parameter difference from "
+        f"{eq['reference']}; target ≤ {eq['target']:.0e}: {verdict(worst <= eq['target'])}):", "",
+        table(["run", "max relative difference"], eq_rows), "",
+        "Peak training memory and step time (weights + AdamW state + the step's peak allocation, torch profiler):", "",
+        table(["setting", "peak memory", "time per step"], mem_rows), "",
+        f"Activation checkpointing cuts peak memory by {pct(cut)} at {ckpt['seconds_per_step'] / fp32['seconds_per_step']:.2f}x "
+        f"the step time (target ≥ 30%: {verdict(cut >= 0.30)}).", "",
+        "Time per optimizer step:", "", table(["run", "median"], step_rows), "",
+        f"Scaling model ({r['scaling_model']['compute_seconds_source']}; {r['scaling_model']['gradient_bytes'] / 1e6:.1f} MB "
+        "of gradients, ring all-reduce):", "",
+        table(["network", "devices", "all-reduce per step", "efficiency"], model_rows)])
+
+
 SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Runtime per lesson", runtime_section),
     ("Data and tokenizer", data_section),
@@ -257,6 +288,7 @@ SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Label efficiency: does pretraining pay?", label_efficiency_section),
     ("Padding", padding_section),
     ("Named entity recognition (lesson 07)", ner_section),
+    ("Scaling out (lesson 09)", scaling_section),
 ]
 
 

@@ -21,6 +21,6 @@ from __future__ import annotations
 from .core import CheckResult, Exercise, ExerciseFailed, check, list_exercises, register
 
 # Importing the lesson modules registers their exercises.
-from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson11  # noqa: E402,F401
+from . import lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson09, lesson11  # noqa: E402,F401
 
 __all__ = ["CheckResult", "Exercise", "ExerciseFailed", "check", "list_exercises", "register"]
