@@ -154,13 +154,16 @@ live.pivot(index="labels", columns="arm", values="test_accuracy").style.format("
 # which train few weights from zero, 3e-3); the benchmark tries LoRA over its whole grid.
 
 # %%
+from dataclasses import replace
+
 from helpers.classification import balanced_subset
 from helpers.finetune_strategies import freeze_bottom_layers, freeze_encoder, layerwise_lr_groups, saved_size
 from helpers.training import count_parameters
 
 strategy_raw = balanced_subset(reviews["train"], profile.strategy_examples) if profile.strategy_examples else reviews["train"]
 strategy_train = tokenize_dataset(strategy_raw, tokenizer, profile.max_length)
-strategy_steps = protocol.epochs_for(len(strategy_train)) * -(-len(strategy_train) // protocol.batch_size)
+strategy_protocol = replace(protocol, min_steps=profile.strategy_min_steps)  # a shorter budget, the same for all 8
+strategy_steps = strategy_protocol.epochs_for(len(strategy_train)) * -(-len(strategy_train) // protocol.batch_size)
 rows = {}
 
 
@@ -168,7 +171,7 @@ def measure(name, make_model, learning_rate, prepare=None):
     """One run under the protocol (seed 0); parameter counts and saved size of the same set-up."""
     probe = make_model(0)
     trainable, total = count_parameters(probe)
-    run = finetune_run(Arm(name, make_model, (learning_rate,), prepare), strategy_train, data, protocol,
+    run = finetune_run(Arm(name, make_model, (learning_rate,), prepare), strategy_train, data, strategy_protocol,
                        learning_rate, seed=0, device=device)
     rows[name] = {"trainable parameters": trainable, "trainable %": 100 * trainable / total,
                   "learning rate": learning_rate, "validation accuracy": run["validation_accuracy"],
