@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
-from transformers import AutoTokenizer, BertConfig, GPT2Config, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoTokenizer, BertConfig, GPT2Config, PretrainedConfig, PreTrainedModel
 
 from .hub import HubModelUnavailable, load_from_hub, stand_in_for
 from .integrity import CheckpointIntegrityError, verify_folder
@@ -166,6 +166,58 @@ def load_tokenizer(name_or_path: str | Path = "course-bert", **kwargs):
         return AutoTokenizer.from_pretrained(where, **kwargs)
     return load_from_hub(AutoTokenizer.from_pretrained, where, _stand_in_folder(where),
                          probe_file="tokenizer_config.json", **kwargs)
+
+
+def load_config(name_or_path: str | Path) -> PretrainedConfig:
+    """The config of a course checkpoint, a folder or a Hub name (a Hub name fails fast offline, as models do)."""
+    where, is_local = resolve_source(name_or_path)
+    if is_local:
+        return AutoConfig.from_pretrained(where)
+    return load_from_hub(AutoConfig.from_pretrained, where, _stand_in_folder(where))
+
+
+def estimate_parameters(config: PretrainedConfig) -> int:
+    """Parameters of a BERT- or GPT-shaped transformer from its config, without building it.
+
+    Per layer about ``12 * hidden**2`` (attention 4 h², feed-forward 8 h² with the usual 4x width), plus the
+    token and position embeddings. Within a few percent of the real count for BERT and GPT-2.
+    """
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    intermediate = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None) or 4 * hidden
+    positions = getattr(config, "max_position_embeddings", 512)
+    return int(layers * (4 * hidden * hidden + 2 * hidden * intermediate) + (config.vocab_size + positions) * hidden)
+
+
+BASE_SIZE_PARAMETERS = 30_000_000
+"""Above this, a model is "base-sized" (bert-base-chinese: 102M): the gpu profile's full-data settings, sized
+for the 4.7M-parameter course models, would overrun a lesson's 5 minutes on a T4, so :func:`profile_for_model`
+shrinks them."""
+
+
+def profile_for_model(profile: Profile, name_or_path: str | Path) -> Profile:
+    """The profile resized for the model a lesson actually uses (its ``MODEL_NAME``).
+
+    Course checkpoints keep the profile as it is. A base-sized model (over 30M parameters, e.g.
+    ``bert-base-chinese``) runs roughly 20x fewer examples per second than the course model, so the gpu profile
+    falls back to the cpu profile's workload (4,000 training reviews, 2 epochs, length 128, lesson 03's and 04's
+    smaller run sets) with batch 32 and mixed precision: minutes on a T4, within 16 GB. On the CPU profiles a
+    base-sized model is allowed but slow; the lesson says so.
+    """
+    from dataclasses import replace
+
+    if isinstance(name_or_path, str) and name_or_path.strip() in COURSE_CHECKPOINTS:
+        return profile
+    parameters = estimate_parameters(load_config(name_or_path))
+    if parameters <= BASE_SIZE_PARAMETERS or profile.name != "gpu":
+        return profile
+    from .profiles import PROFILES
+
+    cpu = PROFILES["cpu"]
+    return replace(profile, batch_size=32, eval_batch_size=128, max_length=128, epochs=cpu.epochs,
+                   train_examples=cpu.train_examples, label_sizes=cpu.label_sizes,
+                   strategy_examples=cpu.strategy_examples, strategy_min_steps=cpu.strategy_min_steps,
+                   overfit_epochs=cpu.overfit_epochs, heldout_examples=cpu.heldout_examples,
+                   description=f"{profile.description}; resized for a {parameters / 1e6:.0f}M-parameter model")
 
 
 def describe_config(config: PretrainedConfig) -> dict[str, int | str]:

@@ -5,8 +5,10 @@ numbers it gets. The profile is chosen by the ``COURSE_PROFILE`` environment var
 
 * ``smoke`` – continuous integration: every code path runs, in about a minute on 2 CPU cores;
   the numbers it prints are not meant to be good.
-* ``cpu`` – the default without a GPU: each lesson end to end in about 10 minutes on 2 cores.
-* ``gpu`` – the default with CUDA: bigger batches, more steps, mixed precision.
+* ``cpu`` – the default without a GPU: each lesson designed to run end to end in at most 10 minutes on 2 cores.
+* ``gpu`` – the default with CUDA: bigger batches, more steps, mixed precision; at most 5 minutes per lesson.
+
+The measured time of every lesson in each profile is in RESULTS.md (``scripts/run_lessons.py`` measures it).
 
 The value is parsed strictly: anything else raises :class:`ProfileError` listing the valid
 names, because a typo that silently fell back to a default would waste a learner's hour.
@@ -134,7 +136,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="default without a GPU: each lesson end to end in about 10 minutes on 2 cores",
+        description="default without a GPU: each lesson designed for at most 10 minutes on 2 cores",
         bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         max_length=128,
@@ -148,7 +150,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "gpu": Profile(
         name="gpu",
-        description="default with CUDA: larger batches and more steps, mixed precision; minutes on a T4",
+        description="default with CUDA: larger batches and more steps, mixed precision; designed for at most 5 minutes per lesson",
         bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         max_length=256,

@@ -40,8 +40,12 @@ print_environment()
 # | profile | for | budget |
 # |---|---|---|
 # | `smoke` | CI: every code path runs | about a minute per lesson on 2 CPU cores; numbers not meaningful |
-# | `cpu` | default without a GPU | about 10 minutes per lesson on 2 cores |
-# | `gpu` | default with CUDA | minutes per lesson on a T4-class GPU, mixed precision |
+# | `cpu` | default without a GPU | designed for at most 10 minutes per lesson on 2 cores |
+# | `gpu` | default with CUDA | designed for at most 5 minutes per lesson on one GPU; bf16 on A100/L4/H100, fp16 on a T4 |
+#
+# Each lesson's measured time per profile, with the machine it was measured on, is in the runtime table of
+# `RESULTS.md` (`python scripts/run_lessons.py --profile cpu` measures it on yours). With a base-sized Hub model
+# (e.g. `bert-base-chinese`, 20x the course BERT) the gpu profile shrinks its workload (`profile_for_model`).
 #
 # The environment variable `COURSE_PROFILE` chooses it. Set it before starting Jupyter
 # (`COURSE_PROFILE=smoke make lab`) or, inside a notebook, with `os.environ["COURSE_PROFILE"] = "cpu"`

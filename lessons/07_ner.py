@@ -25,6 +25,11 @@ profile, device = start_lesson()  # quiet library logs, seed 0, profile and devi
 # The one switch to a Hub checkpoint: on Colab with internet, "bert-base-chinese" (its own tokenizer comes with
 # it, and the code below works unchanged). Offline, a Hub name stops with a message naming the course checkpoint.
 MODEL_NAME = "course-bert"
+# A base-sized Hub model (bert-base-chinese: 102M parameters, 20x the course BERT) makes the gpu profile fall back
+# to the cpu profile's smaller workload, so the lesson still takes minutes on a Colab T4 (helpers/models.py).
+from helpers.models import profile_for_model
+
+profile = profile_for_model(profile, MODEL_NAME)
 
 # %% [markdown]
 # ## 1. From part-of-speech tags to BIO tags (从词性标注到 BIO 标签)

@@ -182,3 +182,30 @@ def test_complete_record_adds_missing_hashes_but_never_revouches_a_changed_file(
     (folder / "config.json").write_text("{}")
     with pytest.raises(CheckpointIntegrityError, match="config.json does not match"):
         complete_record(folder)
+
+
+def test_parameter_estimate_is_close_to_the_real_count():
+    from helpers.models import estimate_parameters
+
+    for config in (bert_config(get_profile("cpu")), gpt_config(get_profile("cpu")),
+                   BertForSequenceClassification.config_class(vocab_size=21128)):  # bert-base-chinese's shape
+        real = sum(p.numel() for p in (BertForMaskedLM if config.model_type == "bert" else GPT2LMHeadModel)(config)
+                   .base_model.parameters())
+        assert abs(estimate_parameters(config) - real) / real < 0.03, config.model_type
+
+
+def test_gpu_profile_shrinks_for_a_base_sized_model_only(monkeypatch):
+    import dataclasses
+
+    from helpers import models as models_module
+    from helpers.profiles import PROFILES
+
+    gpu = dataclasses.replace(PROFILES["gpu"], mixed_precision="fp16")
+    assert models_module.profile_for_model(gpu, "course-bert") is gpu
+    monkeypatch.setattr(models_module, "load_config", lambda name: BertForSequenceClassification.config_class(vocab_size=21128))
+    sized = models_module.profile_for_model(gpu, "bert-base-chinese")
+    assert sized.batch_size == 32 and sized.max_length == 128 and sized.train_examples == PROFILES["cpu"].train_examples
+    assert sized.mixed_precision == "fp16" and "resized" in sized.description
+    assert models_module.profile_for_model(PROFILES["cpu"], "bert-base-chinese") is PROFILES["cpu"]
+    monkeypatch.setattr(models_module, "load_config", lambda name: bert_config(get_profile("cpu")))
+    assert models_module.profile_for_model(gpu, "some/small-model") is gpu
