@@ -20,22 +20,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
+from helpers.baselines import tfidf_accuracy
 from helpers.classification import balanced_subset
 from helpers.data import load_reviews
 from helpers.env import hardware
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def tfidf_accuracy(train, test) -> float:
-    """Test accuracy of TF-IDF char 1-3-grams + logistic regression trained on ``train``."""
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-    classifier = LogisticRegression(C=10, max_iter=2000).fit(vectorizer.fit_transform(train["text"]), train["label"])
-    return float(classifier.score(vectorizer.transform(test["text"]), test["label"]))
 
 
 def naive_bayes_accuracy(train_words: list[list[str]], train_labels: list[int], test_words, test_labels) -> float:

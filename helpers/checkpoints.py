@@ -3,7 +3,8 @@
 It uses the same helpers as lesson 01 (:mod:`helpers.pretraining`) and writes a checkpoint folder:
 ``config.json``, fp16 ``model.safetensors``, the tokenizer, and ``training_record.json`` with every run's
 steps, tokens, wall time, hardware, git commit and losses, the held-out figures of the saved weights,
-and the SHA-256 of each file (a test checks them).
+and the SHA-256 of every other file in the folder (:mod:`helpers.integrity`; loading a course checkpoint
+checks them).
 
 Text: People's Daily train slice + the *text* of the review training split (no labels): the second
 part is domain-adaptive pretraining, so the model has read reviews before it classifies them. Held out:
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import math
 import subprocess
@@ -30,17 +30,19 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_model, save_model
 from transformers import BertForMaskedLM, GPT2LMHeadModel
 
 from .env import hardware
+from .integrity import RECORD_NAME, file_hashes, sha256  # noqa: F401 - re-exported: the record's hashes
 from .data import load_pretraining_text, load_reviews
 from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
+from .replaced_token_detection import ReplacedTokenDetection
 from .pretraining import PretrainResult, PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
 from .profiles import get_profile
 from .tokenization import load_course_tokenizer
 
-RECORD_NAME = "training_record.json"
-HASHED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+RTD_FILE = "rtd_objective.safetensors"
 DEFAULTS = {  # block size, batch size, peak learning rate
     "bert": {"block_size": 128, "batch_size": 64, "learning_rate": 1e-3},
     "gpt": {"block_size": 256, "batch_size": 32, "learning_rate": 1e-3},
@@ -83,19 +85,6 @@ def training_blocks(texts: dict[str, list[str]], tokenizer, block_size: int, wra
     else:
         news = news.repeat(math.ceil(len(reviews) / wanted / len(news)), 1)[: round(len(reviews) / wanted)]
     return torch.cat([news, reviews])
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of the files a record vouches for."""
-    return {name: sha256(folder / name) for name in HASHED_FILES}
 
 
 def git_commit() -> str:
@@ -143,9 +132,14 @@ def new_model(kind: str, dropout: float = 0.1):
     return GPT2LMHeadModel(gpt_config(profile, **rates))
 
 
-def save_checkpoint(model, tokenizer, folder: Path, record: dict) -> None:
-    """fp16 safetensors + config (standard dropout 0.1 for fine-tuning) + tokenizer + record with hashes."""
+def save_checkpoint(model, tokenizer, folder: Path, record: dict, objective=None) -> None:
+    """fp16 safetensors + config (standard dropout 0.1 for fine-tuning) + tokenizer + record with hashes.
+
+    With an RTD ``objective``, its generator and head are saved too (fp32), so a later run can resume them.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    if objective is not None:
+        save_model(objective, str(folder / RTD_FILE))  # handles the generator's tied embedding/decoder weights
     shipped = new_model(record["kind"])
     shipped.load_state_dict(model.state_dict())
     shipped.to(torch.float16).save_pretrained(folder)
@@ -175,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="held-out set whose figure must improve for the checkpoint to be saved")
     parser.add_argument("--save-every", type=float, default=None,
                         help="minutes between interim saves (a run cut off still leaves its weights)")
+    parser.add_argument("--objective", choices=("mlm", "rtd"), default="mlm",
+                        help="bert only: masked LM, or ELECTRA's replaced-token detection (a small generator trains "
+                             "alongside; its weights are kept in rtd_objective.safetensors next to the checkpoint)")
     parser.add_argument("--heldout-limit", type=int, default=None,
                         help="evaluate on only the first N held-out texts of each set (quick checks, tests)")
     args = parser.parse_args(argv)
@@ -204,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     model.to(device)
     before = evaluate(kind, model, tokenizer, texts, block_size) if previous else None
     blocks = training_blocks(texts, tokenizer, block_size, kind == "bert", args.review_share)
+    objective = None
+    if args.objective == "rtd":
+        if kind != "bert":
+            parser.error("--objective rtd is for bert")
+        objective = ReplacedTokenDetection(model, tokenizer, mlm_probability=args.mlm_probability, seed=args.seed)
+        if (out / RTD_FILE).is_file():  # resume the generator and head of an earlier RTD run
+            load_model(objective, str(out / RTD_FILE))
     corpus_tokens = blocks.numel()
     print(f"{kind}: {len(blocks):,} training blocks of {block_size} tokens; resuming: {bool(previous)}", flush=True)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
@@ -217,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             "steps": result.steps, "tokens": result.tokens, "seconds": round(result.seconds, 1),
             "epochs": round(result.tokens / corpus_tokens, 3), "final_train_loss": round(result.final_loss, 4),
             "settings": {**vars(settings), "block_size": block_size, "adam_betas": list(settings.adam_betas),
-                         "review_share": args.review_share},
+                         "review_share": args.review_share, "objective": args.objective},
             "resumed_from": (previous or {}).get("files", {}).get("model.safetensors"),
             "loss_curve": [{k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
                            for row in result.history],
@@ -245,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.save_every and time.perf_counter() - last_save[0] >= 60 * args.save_every:
             interim = PretrainResult(steps=row["step"], tokens=row["tokens"], seconds=row["seconds"],
                                      history=list(progress_rows))
-            save_checkpoint(model, tokenizer, out, make_record(interim, partial=True))
+            save_checkpoint(model, tokenizer, out, make_record(interim, partial=True), objective)
             model.train()
             last_save[0] = time.perf_counter()
             print(json.dumps({"interim_save": str(out), "step": row["step"]}), flush=True)
@@ -256,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         progress_rows.append(row)
         on_log(row)
 
-    result = pretrain(model, blocks, tokenizer, settings, progress=sys.stderr.isatty(), on_log=log_row)
+    result = pretrain(model, blocks, tokenizer, settings, progress=sys.stderr.isatty(), on_log=log_row,
+                      objective=objective)
     after = evaluate(kind, model, tokenizer, texts, block_size)
     print(json.dumps({"heldout_before": before, "heldout_after": after}), flush=True)
     if (before is not None and heldout_metric(kind, after, args.select_on) <= heldout_metric(kind, before, args.select_on)
@@ -264,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print("held-out figures did not improve: checkpoint left unchanged (use --force to save anyway)")
         return 1
     record = make_record(result)
-    save_checkpoint(model, tokenizer, out, record)
+    save_checkpoint(model, tokenizer, out, record, objective)
     reloaded = load_pretrained(model_class, out).to(device)  # report the figures of the saved fp16 weights
     record["heldout"] = evaluate(kind, reloaded, tokenizer, texts, block_size)
     (out / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

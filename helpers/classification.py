@@ -1,6 +1,6 @@
 """Sentence classification with a BERT encoder: tokenising, dynamic padding, a plain training loop, metrics.
 
-The loop is the seeds' loop done right: ``model.train()`` / ``model.eval()`` switched, gradients zeroed every
+The loop is the source articles' loop done right: ``model.train()`` / ``model.eval()`` switched, gradients zeroed every
 step, batches padded only to their longest member (a ``DataCollatorWithPadding``), gradient clipping, AdamW
 with warmup and linear decay, validation after every epoch, and the best epoch's weights kept. The test split
 is never touched here: call :func:`evaluate_classifier` on it once, at the end.
@@ -21,6 +21,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_sc
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .regularization import FGM
 from .training import MixedPrecision, adamw_parameter_groups
@@ -70,6 +71,8 @@ class FineTuneSettings:
     select_on: str = "accuracy"  # "accuracy" (higher is better) or "loss" (lower is better)
     track_train: bool = False  # also measure loss and accuracy on the training set after every epoch
     mixed_precision: str | None = None  # a profile's "fp16"/"bf16" (used on CUDA only)
+    eval_every_steps: int | None = None  # validate every this many optimizer steps instead of every epoch
+    group_by_length: bool = False  # batch reviews of similar length together: far less padding, same data
 
 
 @dataclass
@@ -78,29 +81,42 @@ class FineTuneResult:
 
     history: list[dict] = field(default_factory=list)
     best_epoch: int = 0
+    best_step: int = 0
     best_validation_accuracy: float = 0.0
     seconds: float = 0.0
 
 
-def _loader(dataset: Dataset, collator, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+def _loader(dataset: Dataset, collator, batch_size: int, shuffle: bool, seed: int,
+            group_by_length: bool = False) -> DataLoader:
     columns = [c for c in ("input_ids", "attention_mask", "token_type_ids", "label") if c in dataset.column_names]
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset.with_format("torch", columns=columns), batch_size=batch_size, shuffle=shuffle,
-                      collate_fn=collator, generator=generator)
+    data = dataset.with_format("torch", columns=columns)
+    if group_by_length:  # transformers' sampler: random mega-batches, sorted by length inside, longest batch first
+        sampler = LengthGroupedSampler(batch_size, lengths=[len(ids) for ids in dataset["input_ids"]],
+                                       generator=generator)
+        return DataLoader(data, batch_size=batch_size, sampler=sampler, collate_fn=collator)
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collator, generator=generator)
 
 
 @torch.no_grad()
 def predict_logits(model: PreTrainedModel, dataset: Dataset, tokenizer: PreTrainedTokenizerBase,
                    batch_size: int = 128) -> np.ndarray:
-    """Logits for every row of a tokenised dataset, in order."""
+    """Logits for every row of a tokenised dataset, in order.
+
+    Rows are batched in order of length (and put back in their order afterwards), so each batch pads to a
+    similar length: the same logits as batching in order, computed several times faster on short reviews.
+    """
     model.eval()
     device = next(model.parameters()).device
     collator = DataCollatorWithPadding(tokenizer)
+    order = np.argsort([len(ids) for ids in dataset["input_ids"]], kind="stable")
     outputs = []
-    for batch in _loader(dataset, collator, batch_size, shuffle=False, seed=0):
+    for batch in _loader(dataset.select(order), collator, batch_size, shuffle=False, seed=0):
         batch.pop("labels", None)
         outputs.append(model(**{k: v.to(device) for k, v in batch.items()}).logits.float().cpu().numpy())
-    return np.concatenate(outputs)
+    logits = np.empty_like(np.concatenate(outputs))
+    logits[order] = np.concatenate(outputs)
+    return logits
 
 
 def classification_metrics(labels, predictions) -> dict[str, float]:
@@ -132,15 +148,17 @@ def train_classifier(
     parameter_groups: list[dict] | None = None,
     on_step: Callable[[int], None] | None = None,
 ) -> FineTuneResult:
-    """Fine-tune ``model`` on ``train``; validate each epoch; restore the best epoch's weights.
+    """Fine-tune ``model`` on ``train``; validate each epoch (or every ``eval_every_steps``); keep the best weights.
 
     ``parameter_groups`` replaces the default AdamW groups (e.g. per-layer learning rates); ``on_step`` is
-    called with the global step after each optimizer step (AdaLoRA's rank allocation needs it).
+    called with the global step after each optimizer step (AdaLoRA's rank allocation needs it). With
+    ``patience``, training stops after that many validations without a better score (early stopping).
     """
     torch.manual_seed(settings.seed)
     device = next(model.parameters()).device
     collator = DataCollatorWithPadding(tokenizer)
-    loader = _loader(train, collator, settings.batch_size, shuffle=True, seed=settings.seed)
+    loader = _loader(train, collator, settings.batch_size, shuffle=True, seed=settings.seed,
+                     group_by_length=settings.group_by_length)
     groups = parameter_groups or adamw_parameter_groups(model, settings.weight_decay)
     optimizer = torch.optim.AdamW(groups, lr=settings.learning_rate)
     precision = MixedPrecision(settings.mixed_precision, device)
@@ -153,9 +171,36 @@ def train_classifier(
     trainable = [p for p in model.parameters() if p.requires_grad]
     fgm = FGM(model, settings.adversarial_epsilon) if settings.adversarial_epsilon > 0 else None
     start = time.perf_counter()
+    step, evaluations, losses = 0, 0, []
+
+    def validate(epoch: int) -> bool:
+        """Score the model on validation, keep it if best; return True when early stopping says stop."""
+        nonlocal best_state, best_score, evaluations, losses
+        metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
+        evaluations += 1
+        row = {"epoch": epoch, "step": step, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "validation_loss": metrics["loss"], "validation_accuracy": metrics["accuracy"],
+               "validation_f1": metrics["f1"]}
+        losses = []
+        if settings.track_train:
+            on_train = evaluate_classifier(model, train, tokenizer, settings.eval_batch_size)
+            row.update(train_loss=on_train["loss"], train_accuracy=on_train["accuracy"])
+        row["seconds"] = time.perf_counter() - start
+        result.history.append(row)
+        model.train()
+        score = metrics["accuracy"] if settings.select_on == "accuracy" else -metrics["loss"]
+        if best_state is None or score > best_score:
+            best_score, result.best_epoch, result.best_step = score, epoch, step
+            result.best_validation_accuracy = metrics["accuracy"]
+            best_state = copy.deepcopy(model.state_dict())
+            best_evaluation[0] = evaluations
+            return False
+        return settings.patience is not None and evaluations - best_evaluation[0] >= settings.patience
+
+    best_evaluation = [0]
+    stop = False
     for epoch in range(1, settings.epochs + 1):
         model.train()
-        losses = []
         for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not progress, leave=False):
             batch = {k: v.to(device) for k, v in batch.items()}
             labels = batch.pop("labels")
@@ -169,24 +214,20 @@ def train_classifier(
                                                   label_smoothing=settings.label_smoothing)
                 precision.backward(adversarial)
                 fgm.restore()
-            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False)
+            precision.step(loss, optimizer, trainable, settings.max_grad_norm, backward=False, zero_grad=False)
             scheduler.step()
+            step += 1
             losses.append(loss.item())
-            if on_step is not None:
+            if on_step is not None:  # after the step, before the gradients are cleared (AdaLoRA reads them)
                 on_step(scheduler.last_epoch)
-        metrics = evaluate_classifier(model, validation, tokenizer, settings.eval_batch_size)
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)), "validation_loss": metrics["loss"],
-               "validation_accuracy": metrics["accuracy"], "validation_f1": metrics["f1"]}
-        if settings.track_train:
-            on_train = evaluate_classifier(model, train, tokenizer, settings.eval_batch_size)
-            row.update(train_loss=on_train["loss"], train_accuracy=on_train["accuracy"])
-        row["seconds"] = time.perf_counter() - start
-        result.history.append(row)
-        score = metrics["accuracy"] if settings.select_on == "accuracy" else -metrics["loss"]
-        if best_state is None or score > best_score:
-            best_score, result.best_epoch, result.best_validation_accuracy = score, epoch, metrics["accuracy"]
-            best_state = copy.deepcopy(model.state_dict())
-        elif settings.patience is not None and epoch - result.best_epoch >= settings.patience:
+            optimizer.zero_grad(set_to_none=True)
+            every = settings.eval_every_steps
+            if every and (step % every == 0 or step == total_steps):
+                if stop := validate(epoch):
+                    break
+        if stop:
+            break
+        if not settings.eval_every_steps and validate(epoch):
             break
     model.load_state_dict(best_state)
     model.eval()

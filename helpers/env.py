@@ -11,35 +11,25 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-import socket
 import warnings
 from pathlib import Path
 
 import torch
 
 from .colab import in_colab
+from .hub import endpoint, offline_by_setting, probe
 from .profiles import Profile, get_device, get_profile, set_seed
 
-HUB_HOST = "huggingface.co"
-_OFFLINE_VALUES = {"1", "true", "yes", "on"}
 _KEY_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "peft", "accelerate", "snownlp")
 
 
-def offline_by_setting() -> bool:
-    """True when the user asked for offline mode (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
-    return any(
-        os.environ.get(var, "").strip().lower() in _OFFLINE_VALUES
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
 def hub_reachable(timeout: float = 1.5) -> bool:
-    """Can we open a TCP connection to the Hugging Face Hub? Bounded by ``timeout`` seconds."""
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    """Does the Hub endpoint in force (``HF_ENDPOINT`` or huggingface.co) answer like a Hub, within ``timeout`` s?
+
+    One HTTP request through the environment's proxies (see :func:`helpers.hub.probe`), not a bare TCP
+    connection: a host that accepts connections but cannot serve files counts as unreachable.
+    """
+    return probe(timeout=timeout).ok
 
 
 def is_offline(timeout: float = 1.5) -> bool:
@@ -80,7 +70,7 @@ def hardware(device: torch.device | str | None = None) -> str:
 def environment_summary(profile: Profile | None = None, check_network: bool = True) -> dict[str, str]:
     """Versions, hardware, profile and network state, as an ordered dict of strings.
 
-    ``check_network=False`` skips the (up to 1.5 s) connection attempt and reports only the setting.
+    ``check_network=False`` skips the (up to 1.5 s) request to the Hub and reports only the setting.
     """
     profile = profile or get_profile()
     device = get_device(profile)
@@ -88,10 +78,10 @@ def environment_summary(profile: Profile | None = None, check_network: bool = Tr
         network = "offline (HF_HUB_OFFLINE set): course checkpoints only"
     elif not check_network:
         network = "not checked"
-    elif hub_reachable():
-        network = "online: Hub checkpoints can be downloaded"
     else:
-        network = "offline (Hub unreachable): course checkpoints only"
+        result = probe(timeout=1.5)
+        network = (f"online: Hub checkpoints can be downloaded from {endpoint()}" if result.ok else
+                   f"offline ({result.reason}): course checkpoints only")
     summary = {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),

@@ -4,10 +4,12 @@ The models are the real ``transformers`` classes (``BertForMaskedLM``,
 ``BertForSequenceClassification``, ``GPT2LMHeadModel`` ...) at a size a laptop CPU can train.
 
 :func:`load_pretrained` takes either a course checkpoint (``"course-bert"``, ``"course-gpt"``, or a
-folder written by ``save_pretrained``) or a Hub name such as ``"bert-base-chinese"``. Offline, a Hub
-name fails at once with a message naming the course checkpoint to use instead, rather than
-hanging on retries or printing a long network traceback. Weights load from safetensors only
-(never pickle), and no code from a model repository is ever executed.
+folder written by ``save_pretrained``) or a Hub name such as ``"bert-base-chinese"``. Where the Hub
+cannot be used (offline flag, no network, a dead endpoint or proxy, a mirror that fails), a Hub name
+fails within seconds with a message naming the course checkpoint to use instead and the variables that
+matter (:mod:`helpers.hub`), rather than hanging on retries or printing a long network traceback. A
+course checkpoint is verified against the SHA-256 hashes of its training record before it loads.
+Weights load from safetensors only (never pickle), and no code from a model repository is ever executed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
-from transformers import AutoTokenizer, BertConfig, GPT2Config, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoTokenizer, BertConfig, GPT2Config, PretrainedConfig, PreTrainedModel
 
-from .env import hub_reachable, offline_by_setting
+from .hub import HubModelUnavailable, load_from_hub, stand_in_for
+from .integrity import CheckpointIntegrityError, verify_folder
 from .profiles import Profile, get_profile
 from .tokenization import load_course_tokenizer
 
@@ -30,13 +33,7 @@ COURSE_CHECKPOINTS = {
     "course-bert": CHECKPOINTS_DIR / "course-bert",
     "course-gpt": CHECKPOINTS_DIR / "course-gpt",
 }
-# Which course checkpoint stands in for which kind of Hub model, for the offline error message.
-_OFFLINE_STAND_IN = {"bert": "course-bert", "gpt": "course-gpt"}
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-
-
-class HubModelUnavailable(RuntimeError):
-    """A Hub model was asked for, but the Hub cannot be reached and the model is not cached."""
 
 
 def bert_config(profile: Profile | None = None, vocab_size: int | None = None, **overrides) -> BertConfig:
@@ -76,11 +73,6 @@ def gpt_config(profile: Profile | None = None, vocab_size: int | None = None, **
     return GPT2Config(**settings)
 
 
-def _stand_in_for(name: str) -> str:
-    lowered = name.lower()
-    return _OFFLINE_STAND_IN["gpt"] if "gpt" in lowered else _OFFLINE_STAND_IN["bert"]
-
-
 def resolve_source(name_or_path: str | Path) -> tuple[str, bool]:
     """Turn a course alias, a folder or a Hub name into ``(where, is_local)``.
 
@@ -116,29 +108,14 @@ def resolve_source(name_or_path: str | Path) -> tuple[str, bool]:
     return name, False
 
 
-def _offline_message(name: str, reason: str) -> str:
-    stand_in = _stand_in_for(name)
-    return (
-        f"Cannot load {name!r}: it lives on the Hugging Face Hub and {reason}, and it is not in the "
-        f"local cache. Use the offline course checkpoint instead: set the lesson's model variable to "
-        f"{stand_in!r} (files in {COURSE_CHECKPOINTS[stand_in]}). Hub models download on first use "
-        "only where the Hub is reachable and HF_HUB_OFFLINE is unset (e.g. on Colab)."
-    )
-
-
-def _offline_reason() -> str | None:
-    if offline_by_setting():
-        return "HF_HUB_OFFLINE is set"
-    if not hub_reachable():
-        return "the Hub cannot be reached (no network connection)"
-    return None
-
-
 def load_pretrained(model_class: type[ModelT], name_or_path: str | Path, **kwargs) -> ModelT:
     """Load ``model_class`` from a course checkpoint, a local folder, or a Hub name.
 
-    ``kwargs`` go to ``from_pretrained`` (e.g. ``num_labels=2``). Weights are read from
-    safetensors only. Offline, a Hub name not already cached raises :class:`HubModelUnavailable`.
+    ``kwargs`` go to ``from_pretrained`` (e.g. ``num_labels=2``). Weights are read from safetensors only.
+    A course checkpoint is first checked against the SHA-256 of its training record
+    (:func:`verify_checkpoint`). A Hub name goes through :func:`helpers.hub.load_from_hub`: where the Hub
+    (or the mirror in ``HF_ENDPOINT``) cannot be used and the model is not cached, it raises
+    :class:`HubModelUnavailable` within seconds, naming the course checkpoint to use instead.
     """
     if not (isinstance(model_class, type) and issubclass(model_class, PreTrainedModel)):
         raise TypeError(
@@ -151,35 +128,96 @@ def load_pretrained(model_class: type[ModelT], name_or_path: str | Path, **kwarg
     kwargs.setdefault("dtype", torch.float32)  # course checkpoints are stored in fp16; compute in fp32
     where, is_local = resolve_source(name_or_path)
     if is_local:
+        if isinstance(name_or_path, str) and name_or_path.strip() in COURSE_CHECKPOINTS:
+            verify_checkpoint(Path(where), name_or_path.strip())
         return model_class.from_pretrained(where, use_safetensors=True, **kwargs)
-    reason = _offline_reason()
-    if reason is None:
-        return model_class.from_pretrained(where, use_safetensors=True, **kwargs)
-    try:
-        return model_class.from_pretrained(where, use_safetensors=True, local_files_only=True, **kwargs)
-    except OSError as error:
-        raise HubModelUnavailable(_offline_message(where, reason)) from error
+    return load_from_hub(lambda name, **options: model_class.from_pretrained(name, use_safetensors=True, **options),
+                         where, _stand_in_folder(where), **kwargs)
 
 
-def load_tokenizer(name_or_path: str | Path = "course-bert"):
+def verify_checkpoint(folder: Path, label: str | None = None) -> None:
+    """Check a course checkpoint's files against its training record (:func:`helpers.integrity.verify_folder`).
+
+    Raises :class:`CheckpointIntegrityError` naming the file that was changed, is missing, or is extra.
+    """
+    verify_folder(folder, label or folder.name)
+
+
+def _stand_in_folder(name: str) -> str:
+    return str(COURSE_CHECKPOINTS[stand_in_for(name)])
+
+
+def load_tokenizer(name_or_path: str | Path = "course-bert", **kwargs):
     """The tokenizer that belongs to a checkpoint: the course tokenizer for course models.
 
     A course alias whose checkpoint folder is not built yet still gets the shipped course tokenizer,
-    because every course model uses it.
+    because every course model uses it; a built one is first verified against its training record. A Hub
+    name fails fast and clearly where the Hub cannot be used, as in :func:`load_pretrained`. ``kwargs`` go
+    to ``AutoTokenizer.from_pretrained`` for folders and Hub names (e.g. ``cache_dir``).
     """
     if isinstance(name_or_path, str) and name_or_path.strip() in COURSE_CHECKPOINTS:
         folder = COURSE_CHECKPOINTS[name_or_path.strip()]
-        return load_course_tokenizer(folder if (folder / "tokenizer.json").is_file() else None)
+        if (folder / "tokenizer.json").is_file():
+            verify_checkpoint(folder, name_or_path.strip())
+            return load_course_tokenizer(folder)
+        return load_course_tokenizer()
     where, is_local = resolve_source(name_or_path)
     if is_local:
-        return AutoTokenizer.from_pretrained(where)
-    reason = _offline_reason()
-    if reason is None:
-        return AutoTokenizer.from_pretrained(where)
-    try:
-        return AutoTokenizer.from_pretrained(where, local_files_only=True)
-    except OSError as error:
-        raise HubModelUnavailable(_offline_message(where, reason)) from error
+        return AutoTokenizer.from_pretrained(where, **kwargs)
+    return load_from_hub(AutoTokenizer.from_pretrained, where, _stand_in_folder(where),
+                         probe_file="tokenizer_config.json", **kwargs)
+
+
+def load_config(name_or_path: str | Path) -> PretrainedConfig:
+    """The config of a course checkpoint, a folder or a Hub name (a Hub name fails fast offline, as models do)."""
+    where, is_local = resolve_source(name_or_path)
+    if is_local:
+        return AutoConfig.from_pretrained(where)
+    return load_from_hub(AutoConfig.from_pretrained, where, _stand_in_folder(where))
+
+
+def estimate_parameters(config: PretrainedConfig) -> int:
+    """Parameters of a BERT- or GPT-shaped transformer from its config, without building it.
+
+    Per layer about ``12 * hidden**2`` (attention 4 h², feed-forward 8 h² with the usual 4x width), plus the
+    token and position embeddings. Within a few percent of the real count for BERT and GPT-2.
+    """
+    hidden, layers = config.hidden_size, config.num_hidden_layers
+    intermediate = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None) or 4 * hidden
+    positions = getattr(config, "max_position_embeddings", 512)
+    return int(layers * (4 * hidden * hidden + 2 * hidden * intermediate) + (config.vocab_size + positions) * hidden)
+
+
+BASE_SIZE_PARAMETERS = 30_000_000
+"""Above this, a model is "base-sized" (bert-base-chinese: 102M): the gpu profile's full-data settings, sized
+for the 4.7M-parameter course models, would overrun a lesson's 5 minutes on a T4, so :func:`profile_for_model`
+shrinks them."""
+
+
+def profile_for_model(profile: Profile, name_or_path: str | Path) -> Profile:
+    """The profile resized for the model a lesson actually uses (its ``MODEL_NAME``).
+
+    Course checkpoints keep the profile as it is. A base-sized model (over 30M parameters, e.g.
+    ``bert-base-chinese``) runs roughly 20x fewer examples per second than the course model, so the gpu profile
+    falls back to the cpu profile's workload (4,000 training reviews, 2 epochs, length 128, lesson 03's and 04's
+    smaller run sets) with batch 32 and mixed precision: minutes on a T4, within 16 GB. On the CPU profiles a
+    base-sized model is allowed but slow; the lesson says so.
+    """
+    from dataclasses import replace
+
+    if isinstance(name_or_path, str) and name_or_path.strip() in COURSE_CHECKPOINTS:
+        return profile
+    parameters = estimate_parameters(load_config(name_or_path))
+    if parameters <= BASE_SIZE_PARAMETERS or profile.name != "gpu":
+        return profile
+    from .profiles import PROFILES
+
+    cpu = PROFILES["cpu"]
+    return replace(profile, batch_size=32, eval_batch_size=128, max_length=128, epochs=cpu.epochs,
+                   train_examples=cpu.train_examples, label_sizes=cpu.label_sizes,
+                   strategy_examples=cpu.strategy_examples, strategy_min_steps=cpu.strategy_min_steps,
+                   overfit_epochs=cpu.overfit_epochs, heldout_examples=cpu.heldout_examples,
+                   description=f"{profile.description}; resized for a {parameters / 1e6:.0f}M-parameter model")
 
 
 def describe_config(config: PretrainedConfig) -> dict[str, int | str]:

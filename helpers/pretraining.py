@@ -180,11 +180,14 @@ def pretrain(
     settings: PretrainSettings,
     on_log: Callable[[dict], None] | None = None,
     progress: bool = True,
+    objective: torch.nn.Module | None = None,
 ) -> PretrainResult:
     """Train ``model`` on random batches of ``blocks`` for ``settings.steps`` steps (or ``max_minutes``).
 
-    A BERT model gets masked-LM batches (fresh masks every step), a GPT model next-token batches.
-    ``on_log`` is called with each logged row, e.g. to print samples while training.
+    A BERT model gets masked-LM batches (fresh masks every step), a GPT model next-token batches. ``objective``
+    replaces the loss: a module called with a batch of blocks (and the random generator) that returns
+    ``(loss, figures)``, whose own parameters train too (ELECTRA's generator and head,
+    :mod:`helpers.replaced_token_detection`). ``on_log`` is called with each logged row, e.g. to print samples.
     """
     is_mlm = isinstance(model, BertForMaskedLM)
     if not is_mlm and not isinstance(model, GPT2LMHeadModel):
@@ -192,14 +195,17 @@ def pretrain(
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(settings.seed)
     specials = special_token_ids(tokenizer)
-    optimizer = torch.optim.AdamW(adamw_parameter_groups(model, settings.weight_decay), lr=settings.learning_rate,
+    trained = [*model.parameters(), *(objective.parameters() if objective is not None else [])]
+    optimizer = torch.optim.AdamW(adamw_parameter_groups(trained, settings.weight_decay), lr=settings.learning_rate,
                                   betas=settings.adam_betas)
+    if objective is not None:
+        objective.to(device).train()
     precision = MixedPrecision(settings.mixed_precision, device)
     result = PretrainResult()
     model.train()
     start = time.perf_counter()
     bar = tqdm(range(settings.steps), desc="pretraining", disable=not progress, mininterval=2)
-    running = []
+    running, extra = [], {}
     budget = 60 * settings.max_minutes if settings.max_minutes else None
     for step in bar:
         time_fraction = (time.perf_counter() - start) / budget if budget else 0.0
@@ -210,20 +216,25 @@ def pretrain(
         index = torch.randint(len(blocks), (settings.batch_size,), generator=generator)
         batch = blocks[index]
         with precision.autocast():
-            if is_mlm:
+            if objective is not None:
+                loss, figures = objective(batch, generator)
+                for key, value in figures.items():
+                    extra.setdefault(key, []).append(value)
+            elif is_mlm:
                 inputs, labels = mask_tokens(batch, specials, tokenizer.mask_token_id, len(tokenizer),
                                              settings.mlm_probability, generator)
                 loss = mlm_loss(model, inputs.to(device), labels.to(device), sparse=settings.sparse_mlm)[0]
             else:
                 loss = causal_lm_loss(model, batch.to(device))
-        precision.step(loss, optimizer, model.parameters(), settings.max_grad_norm)
+        precision.step(loss, optimizer, trained, settings.max_grad_norm)
         result.steps = step + 1
         result.tokens += batch.numel()
         running.append(loss.item())
         if result.steps % settings.log_every == 0 or result.steps == settings.steps:
             row = {"step": result.steps, "loss": sum(running) / len(running), "lr": optimizer.param_groups[0]["lr"],
-                   "tokens": result.tokens, "seconds": time.perf_counter() - start}
-            running = []
+                   "tokens": result.tokens, "seconds": time.perf_counter() - start,
+                   **{key: sum(values) / len(values) for key, values in extra.items()}}
+            running, extra = [], {}
             result.history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
             if on_log is not None:

@@ -5,8 +5,10 @@ numbers it gets. The profile is chosen by the ``COURSE_PROFILE`` environment var
 
 * ``smoke`` – continuous integration: every code path runs, in about a minute on 2 CPU cores;
   the numbers it prints are not meant to be good.
-* ``cpu`` – the default without a GPU: each lesson end to end in about 10 minutes on 2 cores.
-* ``gpu`` – the default with CUDA: bigger batches, more steps, mixed precision.
+* ``cpu`` – the default without a GPU: each lesson designed to run end to end in at most 10 minutes on 2 cores.
+* ``gpu`` – the default with CUDA: bigger batches, more steps, mixed precision; at most 5 minutes per lesson.
+
+The measured time of every lesson in each profile is in RESULTS.md (``scripts/run_lessons.py`` measures it).
 
 The value is parsed strictly: anything else raises :class:`ProfileError` listing the valid
 names, because a typo that silently fell back to a default would waste a learner's hour.
@@ -63,16 +65,29 @@ class Profile:
     mixed_precision: str | None = None  # None, "fp16" or "bf16"
     heldout_examples: int | None = 500  # validation reviews that choose among many runs, and held-out scores (03, 04, 06)
     min_finetune_steps: int = 300  # fewest optimizer steps of a fine-tuning run, however few the labels (03)
-    label_sizes: tuple = (100, 500, 2000)  # lesson 03's label-efficiency curve; None = all training labels
-    strategy_examples: int | None = 2000  # lesson 03's training subset for comparing strategies
+    label_sizes: tuple = (500,)  # lesson 03's live label-efficiency run (the full curve is bench/label_efficiency.py)
+    strategy_examples: int | None = 1000  # lesson 03's training subset for comparing strategies
+    strategy_min_steps: int = 150  # fewest optimizer steps of each strategy run in lesson 03
     overfit_examples: int = 400  # lesson 04's deliberately small training set
-    overfit_epochs: int = 8  # lesson 04's (too many) epochs
+    overfit_epochs: int = 6  # lesson 04's (too many) epochs
+    noise_seeds: tuple = (0, 1, 2)  # lesson 04 repeats two runs over these seeds to show seed-to-seed noise
     pretrain_texts: int | None = None  # lesson 01: corpus paragraphs to pretrain on (None = all)
     pretrain_heldout_texts: int | None = None  # lesson 01: held-out paragraphs to score (None = all)
     generation_tokens: int = 60  # new characters per generated sample (05)
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
+    few_label_epochs: int = 10  # lesson 11: epochs of the 100-label fine-tuning next to the zero-shot prompt
+    subword_vocab_size: int = 8000  # lesson 11: vocabulary of the BPE tokenizer trained on the corpus
+    tracking_steps: int = 30  # lesson 11: optimizer steps of the Trainer run logged to TensorBoard
+    skipgram_epochs: int = 2  # lesson 11: passes of the skip-gram (word2vec) over the news corpus
+    ner_sizes: tuple = (200, 1000)  # lesson 07: training sentences, pretrained vs scratch; None = all (one epoch)
+    ner_epochs: float = 8.0  # lesson 07: passes over a NER training subset (the recipe of bench/ner.py)
+    ner_min_steps: int = 150  # lesson 07: fewest optimizer steps of a NER run, however few the sentences
+    scaling_batch_size: int = 16  # global batch of lesson 09's 1-vs-2-process runs (2 processes take half each) (09)
+    scaling_max_length: int = 64  # tokens per review in those runs (09)
+    scaling_steps: int = 30  # optimizer steps of those runs (09)
+    memory_batch_sizes: tuple = (8, 16, 32, 64)  # batch sizes of the memory-vs-batch-size measurement (09)
     latency_reviews: int = 32  # test reviews timed one at a time (batch 1) and as one batch (08)
     timing_repeats: int = 5  # timed passes per latency figure, after one warm-up pass (08)
     load_test_requests: int = 600  # requests per load test of the service, 10% of them malformed (08)
@@ -101,21 +116,34 @@ PROFILES: dict[str, Profile] = {
         min_finetune_steps=4,
         label_sizes=(16, 32),
         strategy_examples=32,
+        strategy_min_steps=4,
         overfit_examples=32,
         overfit_epochs=2,
+        noise_seeds=(0, 1),
         pretrain_texts=400,
         pretrain_heldout_texts=100,
         generation_tokens=8,
         generation_samples=2,
         cache_benchmark_tokens=16,
         judged_generations=8,
+        few_label_epochs=1,
+        subword_vocab_size=300,
+        tracking_steps=4,
+        skipgram_epochs=1,
+        ner_sizes=(16, 32),
+        ner_epochs=1.0,
+        ner_min_steps=4,
+        scaling_batch_size=8,
+        scaling_max_length=32,
+        scaling_steps=4,
+        memory_batch_sizes=(4,),
         latency_reviews=8,
         timing_repeats=1,
         load_test_requests=64,
     ),
     "cpu": Profile(
         name="cpu",
-        description="default without a GPU: each lesson end to end in about 10 minutes on 2 cores",
+        description="default without a GPU: each lesson designed for at most 10 minutes on 2 cores",
         bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         max_length=128,
@@ -129,7 +157,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "gpu": Profile(
         name="gpu",
-        description="default with CUDA: larger batches and more steps, mixed precision; minutes on a T4",
+        description="default with CUDA: larger batches and more steps, mixed precision; designed for at most 5 minutes per lesson",
         bert=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         gpt=ModelSize(num_layers=4, hidden_size=256, num_heads=4, max_positions=512),
         max_length=256,
@@ -142,9 +170,15 @@ PROFILES: dict[str, Profile] = {
         pretrain_block_size=128,
         mixed_precision="fp16",
         heldout_examples=None,
-        label_sizes=(100, 500, 2000, None),
-        strategy_examples=None,
+        label_sizes=(100, 500, 2000),
+        strategy_examples=2000,
+        strategy_min_steps=300,
         overfit_epochs=15,
+        ner_sizes=(200, 1000, None),
+        scaling_batch_size=64,
+        scaling_max_length=128,
+        scaling_steps=100,
+        memory_batch_sizes=(16, 32, 64, 128),
     ),
 }
 

@@ -88,8 +88,9 @@ class MixedPrecision:
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, parameters: Iterable[torch.nn.Parameter],
-             max_grad_norm: float | None = 1.0, backward: bool = True) -> None:
-        """Backward (scaled for fp16), clip the true gradient norm, optimizer step, then zero the gradients."""
+             max_grad_norm: float | None = 1.0, backward: bool = True, zero_grad: bool = True) -> None:
+        """Backward (scaled for fp16), clip the true gradient norm, optimizer step, then zero the gradients
+        (``zero_grad=False`` keeps them for a hook that reads them after the step, e.g. AdaLoRA's rank allocator)."""
         if backward:
             self.scaler.scale(loss).backward()
         self.scaler.unscale_(optimizer)  # clip what the gradients really are, not their scaled version
@@ -97,7 +98,8 @@ class MixedPrecision:
             torch.nn.utils.clip_grad_norm_(list(parameters), max_grad_norm)
         self.scaler.step(optimizer)
         self.scaler.update()
-        optimizer.zero_grad(set_to_none=True)
+        if zero_grad:
+            optimizer.zero_grad(set_to_none=True)
 
     def backward(self, loss: torch.Tensor) -> None:
         """Backward only (scaled for fp16): for a second loss before :meth:`step` with ``backward=False``."""

@@ -40,8 +40,12 @@ print_environment()
 # | profile | for | budget |
 # |---|---|---|
 # | `smoke` | CI: every code path runs | about a minute per lesson on 2 CPU cores; numbers not meaningful |
-# | `cpu` | default without a GPU | about 10 minutes per lesson on 2 cores |
-# | `gpu` | default with CUDA | minutes per lesson on a T4-class GPU, mixed precision |
+# | `cpu` | default without a GPU | designed for at most 10 minutes per lesson on 2 cores |
+# | `gpu` | default with CUDA | designed for at most 5 minutes per lesson on one GPU; bf16 on A100/L4/H100, fp16 on a T4 |
+#
+# Each lesson's measured time per profile, with the machine it was measured on, is in the runtime table of
+# `RESULTS.md` (`python scripts/run_lessons.py --profile cpu` measures it on yours). With a base-sized Hub model
+# (e.g. `bert-base-chinese`, 20x the course BERT) the gpu profile shrinks its workload (`profile_for_model`).
 #
 # The environment variable `COURSE_PROFILE` chooses it. Set it before starting Jupyter
 # (`COURSE_PROFILE=smoke make lab`) or, inside a notebook, with `os.environ["COURSE_PROFILE"] = "cpu"`
@@ -207,10 +211,15 @@ for name, model in [("BERT", BertForMaskedLM(bert_config(profile))), ("GPT-2", G
 # %% [markdown]
 # `load_pretrained(model_class, name)` loads a course checkpoint (`"course-bert"`, `"course-gpt"`), any
 # folder written by `save_pretrained`, or a Hub name such as `"bert-base-chinese"`. Weights load from
-# safetensors only, never from pickle files, and no code from a model repository is run.
+# safetensors only, never from pickle files, and no code from a model repository is run. A course checkpoint
+# is first checked against the SHA-256 of every file listed in its training record (校验和), so the model you
+# load is the one whose training the record describes.
 #
-# Offline (no network, or `HF_HUB_OFFLINE=1`), a Hub name fails at once and tells you what to use instead.
-# We force offline mode here so that this cell behaves the same everywhere, and downloads nothing on Colab:
+# A Hub name is tried only if the Hub answers: one request, at most a few seconds, to the endpoint in
+# `HF_ENDPOINT` (the Hub itself, or a mirror (镜像) such as `https://hf-mirror.com`, common in mainland China)
+# through the proxy in `HTTPS_PROXY`, if any. Offline (`HF_HUB_OFFLINE=1`, no network, a dead mirror or proxy,
+# a login page of a hotel wifi), it fails within seconds and tells you what to use instead. We force offline
+# mode here so that this cell behaves the same everywhere, and downloads nothing on Colab:
 
 # %%
 from transformers import BertForSequenceClassification

@@ -38,7 +38,7 @@ def decode(ids):
     return tokenizer.decode(ids, skip_special_tokens=True)
 
 # %% [markdown]
-# ## 1. The seeds' snippet, and why it generates nothing (找 bug)
+# ## 1. The source articles' snippet, and why it generates nothing (找 bug)
 #
 # ```python
 # outputs = model(inputs, max_length=max_length, num_return_sequences=1)
@@ -75,20 +75,23 @@ pd.DataFrame({"character": tokenizer.convert_ids_to_tokens(top.indices.tolist())
 # %% [markdown]
 # **Greedy** takes the argmax. **Temperature** divides the logits by `t`: below 1 the distribution gets sharper,
 # above 1 flatter. **Top-k** keeps the k best. **Top-p** (nucleus) keeps the smallest set of best tokens whose
-# probability adds up to more than p: a few tokens when the model is sure, many when it is not. **Repetition
+# probability adds up to p or more: a few tokens when the model is sure, many when it is not. **Repetition
 # penalty** (CTRL) makes tokens already in the text less likely: positive logits are divided by the penalty,
 # negative ones multiplied.
 #
-# **Exercises 05.1-05.3.** Write `top_k_filter`, `top_p_filter` and `apply_temperature`. The checks compare them
-# with `TopKLogitsWarper`, `TopPLogitsWarper` and `TemperatureLogitsWarper` on random logits, on ties, and on a
-# very peaked distribution.
+# **Exercises 05.1-05.3.** Write `top_k_filter`, `top_p_filter` and `apply_temperature`. Each takes one vector of
+# logits `(vocab,)` or a batch `(batch, vocab)` and works along the last dimension; the filters return the logits
+# with the removed tokens set to `-inf`. The checks test the definitions (the same ones `TopKLogitsWarper`,
+# `TopPLogitsWarper` and `TemperatureLogitsWarper` implement) on random logits, ties, a very peaked distribution
+# and float16/32/64. Where logits tie, any choice that fits the definition is right: top-k may keep every token
+# tied with the k-th one (as transformers does) or exactly k of them.
 
 # %% tags=["exercise"]
 import torch
 
 
 def top_k_filter(logits, k):
-    """Set every logit below the k-th largest to -inf (ties at the k-th value are kept)."""
+    """Set every logit below the k-th largest to -inf (here ties at the k-th value are kept, as in transformers)."""
     ### BEGIN SOLUTION
     threshold = torch.topk(logits, k, dim=-1).values[..., -1, None]
     return logits.masked_fill(logits < threshold, float("-inf"))
@@ -108,7 +111,7 @@ import torch
 
 
 def top_p_filter(logits, p):
-    """Keep the smallest set of most likely tokens whose probabilities sum to more than p; -inf elsewhere."""
+    """Keep the smallest set of most likely tokens whose probabilities sum to at least p; -inf elsewhere."""
     ### BEGIN SOLUTION
     sorted_logits, order = torch.sort(logits, dim=-1, descending=False)
     cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
@@ -278,7 +281,8 @@ speeds.round(1)
 
 # %% [markdown]
 # **Exercise 05.4.** Write `greedy_generate(model, input_ids, max_new_tokens)`: append the argmax of the last
-# position's logits, `max_new_tokens` times. It must match `generate(do_sample=False)` token for token.
+# position's logits, `max_new_tokens` times, to every prompt of the batch `input_ids` (prompts of equal length).
+# It must match `generate(do_sample=False)` token for token.
 
 # %% tags=["exercise"]
 import torch
@@ -301,6 +305,17 @@ def greedy_generate(model, input_ids, max_new_tokens):
 
 # %%
 check("05.4", greedy_generate)
+
+# %% [markdown]
+# The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson
+# (`helpers.results`; a learner's run writes nothing).
+
+# %%
+from helpers.results import record_lesson_figures
+
+record_lesson_figures("05", {"kv_cache": {
+    "tokens": CACHE_TOKENS, "hand_speedup": speeds.iloc[0, 0] / speeds.iloc[1, 0],
+    "generate_speedup": speeds.iloc[0, 1] / speeds.iloc[1, 1]}}, profile)
 
 # %% [markdown]
 # ## 5. Summary (小结)

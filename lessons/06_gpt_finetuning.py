@@ -171,6 +171,19 @@ pd.DataFrame(rows).T.style.format({"controllability": "{:.1%}", "distinct-2": "{
                                    "copied 20-char stretch": "{:.1%}"})
 
 # %% [markdown]
+# The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson
+# (`helpers.results`; a learner's run writes nothing).
+
+# %%
+from helpers.results import record_lesson_figures
+
+record_lesson_figures("06", {
+    "perplexity_before": before, "perplexity_after": after,
+    "controllability": {CONTROL[label].strip("[]"): rows[CONTROL[label]]["controllability"] for label in (1, 0)},
+    "judge_test_accuracy": evaluate_classifier(judge, judge_test, judge_tokenizer)["accuracy"],
+}, profile)
+
+# %% [markdown]
 # ## 7. Exercises (练习)
 #
 # **Exercise 06.1.** Write `control_example(text, label, tokenizer, max_length)`: the ids of the control token
@@ -197,7 +210,8 @@ check("06.1", control_example)
 
 # %% [markdown]
 # **Exercise 06.2.** Write `distinct_2(texts)`: the number of distinct character bigrams divided by the number of
-# all bigrams, pooled over all texts (a bigram repeated across two texts counts as a repeat).
+# all bigrams, pooled over all texts (a bigram repeated across two texts counts as a repeat; a bigram never spans
+# two texts). With no bigram at all, return 0.0.
 
 # %% tags=["exercise"]
 def distinct_2(texts):

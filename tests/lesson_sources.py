@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
+from scripts import build_lessons
+
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("build_lessons", ROOT / "scripts" / "build_lessons.py")
-build_lessons = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_lessons)
 
 
+@lru_cache(maxsize=None)
 def exercise_namespace(lesson_stem: str, target: str = "solutions") -> dict:
     """Execute the cells tagged ``exercise`` of one lesson (solved or stub version); return their names."""
     notebook = build_lessons.build(ROOT / "lessons" / f"{lesson_stem}.py", target)

@@ -23,6 +23,7 @@ def test_record_matches_the_files(name):
     folder = COURSE_CHECKPOINTS[name]
     record = record_of(name)
     assert record["files"] == file_hashes(folder), "checkpoint files changed without a new training record"
+    assert set(record["files"]) == {p.name for p in folder.iterdir() if p.name != RECORD_NAME}  # every file
     assert record["kind"] == KINDS[name][0]
     for key in ("steps", "tokens", "epochs", "seconds"):
         assert record["totals"][key] > 0
@@ -71,6 +72,7 @@ def test_pretrain_script_writes_a_consistent_checkpoint(tmp_path, capsys):
                  "--heldout-limit", "40", "--out", str(out)]) == 0
     record = json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))
     assert record["files"] == file_hashes(out)
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= set(record["files"])
     assert record["totals"]["steps"] == 2 and record["totals"]["tokens"] == 2 * 4 * 32
     assert 0 <= record["heldout"]["news"]["masked_accuracy"] <= 1
     assert len(record["runs"]) == 1 and record["runs"][0]["resumed_from"] is None

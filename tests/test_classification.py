@@ -80,3 +80,15 @@ def test_predict_texts(tokenizer):
         predict_texts("很好", model, tokenizer)
     with pytest.raises(TypeError, match="must be a str"):
         predict_texts(["很好", None], model, tokenizer)
+
+
+def test_on_step_hook_sees_the_gradients_of_the_step(tokenizer):
+    """AdaLoRA's update_and_allocate reads .grad after optimizer.step(): the loop must not clear them first."""
+    data = tokenize_dataset(toy(16), tokenizer, 16)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(bert_config(get_profile("smoke"), num_labels=2))
+    seen = []
+    train_classifier(model, data, data, tokenizer, FineTuneSettings(epochs=1, batch_size=8), progress=False,
+                     on_step=lambda step: seen.append(all(p.grad is not None for p in model.parameters() if p.requires_grad)))
+    assert seen == [True, True]
+    assert all(p.grad is None for p in model.parameters())  # and they are cleared after the hook

@@ -2,17 +2,19 @@ import pytest
 
 from helpers.exercises import ExerciseFailed, check, list_exercises
 from helpers.tokenization import load_course_tokenizer
-from lesson_sources import exercise_namespace
+
+
+LESSON = "00_setup_and_tour"  # the conftest fixtures `solved` and `stubs` read this
 
 
 @pytest.fixture(scope="module")
-def solution():
-    return exercise_namespace("00_setup_and_tour")["unk_characters"]
+def solution(solved):
+    return solved["unk_characters"]
 
 
 @pytest.fixture(scope="module")
-def stub():
-    return exercise_namespace("00_setup_and_tour", "notebooks")["unk_characters"]
+def stub(stubs):
+    return stubs["unk_characters"]
 
 
 def test_solution_passes(solution, capsys):

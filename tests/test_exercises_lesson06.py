@@ -1,69 +1,19 @@
-import pytest
+"""Lesson 06: the references agree with the lesson helpers."""
 
-from helpers.exercises import check
-from lesson_sources import exercise_namespace, failure
-
-
-@pytest.fixture(scope="module")
-def solved():
-    return exercise_namespace("06_gpt_finetuning")
+import exercise_answers as a
+from helpers.exercises.lesson06 import reference_distinct_2
+from helpers.text_metrics import copies_stretch, distinct_n
+from lesson_sources import failure
 
 
-@pytest.fixture(scope="module")
-def stubs():
-    return exercise_namespace("06_gpt_finetuning", "notebooks")
+def test_a_string_is_not_a_number():
+    assert "expected a number" in failure("06.2", lambda texts: "high")
 
 
-@pytest.mark.parametrize("exercise_id,name", [("06.1", "control_example"), ("06.2", "distinct_2"),
-                                              ("06.3", "copies_training")])
-def test_solutions_pass_and_stubs_are_not_attempted(solved, stubs, exercise_id, name):
-    assert check(exercise_id, solved[name]).passed
-    assert not check(exercise_id, stubs[name]).attempted
-
-
-
-
-def control_last(text, label, tokenizer, max_length):
-    body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - 2]
-    return body + [tokenizer.convert_tokens_to_ids("[POS]" if label else "[NEG]"), tokenizer.sep_token_id]
-
-
-def no_sep(text, label, tokenizer, max_length):
-    return [tokenizer.convert_tokens_to_ids("[POS]" if label else "[NEG]")] + \
-        tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - 1]
-
-
-def no_truncation(text, label, tokenizer, max_length):
-    return [tokenizer.convert_tokens_to_ids("[POS]" if label else "[NEG]")] + \
-        tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id]
-
-
-def per_text_average(texts):
-    scores = []
-    for text in texts:
-        grams = [text[i : i + 2] for i in range(len(text) - 1)]
-        if grams:
-            scores.append(len(set(grams)) / len(grams))
-    return sum(scores) / len(scores)
-
-
-def whole_text_only(text, training_text, window):
-    return text in training_text
-
-
-def misses_last_window(text, training_text, window):
-    return any(text[i : i + window] in training_text for i in range(len(text) - window))
-
-
-@pytest.mark.parametrize("exercise_id,wrong,message", [
-    ("06.1", control_last, "first id"),
-    ("06.1", no_sep, "[SEP]"),
-    ("06.1", no_truncation, "truncate"),
-    ("06.2", per_text_average, "averaged per text"),
-    ("06.2", lambda texts: "high", "return a number"),
-    ("06.3", whole_text_only, "expected True"),
-    ("06.3", misses_last_window, "inclusive"),
-    ("06.3", lambda text, training_text, window: 1, "True or False"),
-])
-def test_wrong_answers(exercise_id, wrong, message):
-    assert message in failure(exercise_id, wrong)
+def test_references_agree_with_the_lesson_helpers():
+    cases = [["好好好好"], ["abab", "abab"], ["a", "bcd", ""], [], ["质量很好", "质量很差"]]
+    for texts in cases:
+        assert reference_distinct_2(texts) == distinct_n(texts, 2)
+    training = "这家酒店的服务非常好，房间也很干净。"
+    for text, window in (("我觉得这家酒店的服务非常好", 8), ("服务态度一般", 8), ("很好", 8)):
+        assert a.ref("06.3")(text, training, window) == copies_stretch(text, training, window)

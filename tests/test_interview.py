@@ -5,7 +5,7 @@ import pytest
 
 from helpers.interview import BankError, load_bank, parse_entry, select_questions
 from helpers.interview import quiz
-from helpers.interview.bank import LANGUAGES, TOPICS
+from helpers.interview.bank import LANGUAGES, TOPICS, shuffle_choices
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +116,60 @@ def test_plain_text_shows_one_or_both_languages():
         quiz.format_question(question, "fr")
 
 
-def test_plain_fallback_prints(monkeypatch, capsys, bank):
+def test_plain_fallback_hides_answers_until_asked(monkeypatch, capsys, bank):
     monkeypatch.setenv("COURSE_PLAIN_QUIZ", "1")
     assert quiz.flashcards(bank[:2]) is None
     assert quiz.multiple_choice(bank) is None
-    out = capsys.readouterr().out
-    assert "Q:" in out and "A:" in out
+    hidden = capsys.readouterr().out
+    assert "Q:" in hidden and "A:" not in hidden and "Correct option" not in hidden and "reveal=True" in hidden
+    quiz.flashcards(bank[:2], reveal=True)
+    quiz.multiple_choice(bank, reveal=True)
+    shown = capsys.readouterr().out
+    assert "A: " in shown and "Correct option" in shown
+    quiz.reveal_answers(bank[:2], lang="en")
+    assert capsys.readouterr().out.count("A: ") == 2
+    with pytest.raises(ValueError, match="at least one"):
+        quiz.reveal_answers([])
+
+
+def test_widget_text_fallback_hides_answers(monkeypatch, bank):
+    monkeypatch.setattr(quiz, "_widgets_wanted", lambda: True)
+    plains = []
+    monkeypatch.setattr(quiz, "_display", lambda widget, plain: plains.append(plain))
+    quiz.flashcards(bank[:3])
+    quiz.multiple_choice([q for q in bank if q.is_multiple_choice][:3])
+    assert plains and all("A: " not in plain and "Correct option" not in plain for plain in plains)
+
+
+def test_options_are_shuffled_per_question_and_keep_their_explanations(bank):
+    written = {q.id: q for q in load_bank(option_seed=None)}
+    moved = 0
+    for question in (q for q in bank if q.is_multiple_choice):
+        original = written[question.id]
+        assert sorted(map(repr, question.choices)) == sorted(map(repr, original.choices))  # each why stays with its option
+        assert question.choices[question.correct_index] == original.choices[original.correct_index]
+        moved += question.choices != original.choices
+    assert moved >= 20
+    assert [q.choices for q in load_bank()] == [q.choices for q in bank]  # seeded: the same every time
+    assert [q.choices for q in load_bank(option_seed=1)] != [q.choices for q in bank]
+    with pytest.raises(ValueError, match="option_seed"):
+        load_bank(option_seed="0")
+
+
+def test_correct_options_are_spread_over_the_positions(bank):
+    from collections import Counter
+
+    four = [q for q in bank if len(q.choices) == 4]
+    assert len(four) >= 30
+    positions = Counter(q.correct_index for q in four)
+    assert all(0.1 <= positions[i] / len(four) <= 0.4 for i in range(4)), positions
+    assert (positions[0] + positions[1]) / len(four) <= 0.65, positions
+    # over many seeds every position is equally likely
+    shares = Counter()
+    for seed in range(20):
+        shares.update(shuffle_choices(q, seed).correct_index for q in four)
+    total = sum(shares.values())
+    assert all(abs(shares[i] / total - 0.25) < 0.05 for i in range(4)), shares
 
 
 def test_flashcard_widget_reveals_and_moves(monkeypatch):
@@ -172,10 +220,14 @@ def run_cli(*args):
                           stdin=subprocess.DEVNULL, timeout=120)
 
 
-def test_terminal_drill_lists_questions_without_stdin():
+def test_terminal_drill_works_without_stdin_and_puts_answers_after_questions():
     result = run_cli("--lesson", "00", "-n", "2", "--lang", "en")
-    assert result.returncode == 0
-    assert result.stdout.count("Q: ") == 2 and "A: " in result.stdout
+    assert result.returncode == 0, result.stderr
+    questions, answers = result.stdout.split("=== Answers")
+    assert questions.count("Q: ") == 2 and "A: " not in questions
+    assert answers.count("A: ") == 2
+    listed = run_cli("--lesson", "00", "-n", "2", "--lang", "en", "--list")
+    assert listed.returncode == 0 and listed.stdout.count("A: ") == 2 and "=== Answers" not in listed.stdout
 
 
 def test_terminal_drill_rejects_bad_lesson():

@@ -69,3 +69,21 @@ def test_workflows_are_valid_and_gpu_runs_on_the_documented_label():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "self-hosted, linux, gpu" in readme
     assert re.search(r"^test-gpu:", (ROOT / "Makefile").read_text(encoding="utf-8"), re.M)
+
+
+def test_module_map_lists_every_helper_module():
+    import helpers
+
+    modules = sorted(p.stem if p.is_file() else p.name for p in (ROOT / "helpers").iterdir()
+                     if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").is_file()))
+    doc = helpers.__doc__
+    missing = [name for name in modules if f"``{name}``" not in doc]
+    assert not missing, f"helpers/__init__.py's module map lacks: {missing}"
+
+
+def test_readme_layout_lists_every_script_and_bench_file():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("## Layout"):readme.index("## Contributing")]
+    files = [p.name for folder in ("scripts", "bench") for p in (ROOT / folder).glob("*.py") if p.stem != "__init__"]
+    missing = [name for name in files if name not in layout]
+    assert not missing, f"README's layout section lacks: {missing}"

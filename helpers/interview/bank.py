@@ -1,14 +1,21 @@
-"""Reading and validating the interview-question bank."""
+"""Reading and validating the interview-question bank.
+
+Measured figures in the answers are placeholders filled from the package's figures snapshot
+(:mod:`helpers.interview.figures`). The options of every multiple-choice question are shuffled with a seed, per
+question, so the correct one is not always where the author wrote it; each option keeps its explanation.
+"""
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
+
+from .figures import FigureError, fill, read_snapshot
 
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"  # the YAML files, one per lesson
 LANGUAGES = ("zh", "en")
@@ -45,6 +52,7 @@ class Question:
     question: dict[str, str]
     answer: dict[str, str]
     choices: tuple[Choice, ...] = ()
+    constants: tuple[str, ...] = ()  # numbers quoted that are not course measurements (paper values, definitions)
 
     @property
     def is_multiple_choice(self) -> bool:
@@ -56,7 +64,7 @@ class Question:
         return next(i for i, choice in enumerate(self.choices) if choice.correct)
 
 
-def _bilingual(value: Any, where: str) -> dict[str, str]:
+def _bilingual(value: Any, where: str, figures: Mapping[str, Any] | None = None) -> dict[str, str]:
     if not isinstance(value, dict):
         raise BankError(f"{where}: expected a mapping with 'zh' and 'en', got {type(value).__name__}")
     for lang in LANGUAGES:
@@ -66,18 +74,27 @@ def _bilingual(value: Any, where: str) -> dict[str, str]:
     extra = set(value) - set(LANGUAGES)
     if extra:
         raise BankError(f"{where}: unknown language keys {sorted(extra)}")
-    return {lang: value[lang].strip() for lang in LANGUAGES}
+    try:
+        return {lang: fill(value[lang].strip(), lang, figures if figures is not None else {}, where)
+                for lang in LANGUAGES}
+    except FigureError as error:
+        raise BankError(str(error)) from None
 
 
-def parse_entry(raw: Any, source: str = "<entry>") -> Question:
-    """Validate one raw YAML entry and turn it into a :class:`Question`."""
+def parse_entry(raw: Any, source: str = "<entry>", figures: Mapping[str, Any] | None = None) -> Question:
+    """Validate one raw YAML entry and turn it into a :class:`Question`.
+
+    Placeholders of measured figures are filled from ``figures`` (default: the package's snapshot).
+    """
+    if figures is None:
+        figures = read_snapshot()
     if not isinstance(raw, dict):
         raise BankError(f"{source}: each entry must be a mapping, got {type(raw).__name__}")
     qid = raw.get("id")
     if not isinstance(qid, str) or not _ID.match(qid):
         raise BankError(f"{source}: id {qid!r} must be lowercase kebab-case, e.g. 'general-pretraining-purpose'")
     where = f"{source}:{qid}"
-    allowed = {"id", "lesson", "topic", "difficulty", "tags", "question", "answer", "choices"}
+    allowed = {"id", "lesson", "topic", "difficulty", "tags", "question", "answer", "choices", "constants"}
     unknown = set(raw) - allowed
     if unknown:
         raise BankError(f"{where}: unknown fields {sorted(unknown)}")
@@ -102,9 +119,9 @@ def parse_entry(raw: Any, source: str = "<entry>") -> Question:
             raise BankError(f"{where}: choice {i} needs text, correct (true/false) and why")
         choices.append(
             Choice(
-                text=_bilingual(option.get("text"), f"{where} choice {i} text"),
+                text=_bilingual(option.get("text"), f"{where} choice {i} text", figures),
                 correct=option["correct"],
-                why=_bilingual(option.get("why"), f"{where} choice {i} why"),
+                why=_bilingual(option.get("why"), f"{where} choice {i} why", figures),
             )
         )
     if choices:
@@ -113,21 +130,46 @@ def parse_entry(raw: Any, source: str = "<entry>") -> Question:
         n_correct = sum(choice.correct for choice in choices)
         if n_correct != 1:
             raise BankError(f"{where}: exactly one option must be correct, found {n_correct}")
+    constants = raw.get("constants", [])
+    if not isinstance(constants, list) or not all(isinstance(c, str) and c.strip() for c in constants):
+        raise BankError(f"{where}: constants must be a list of the literal numbers (as strings) that are not "
+                        "course measurements, e.g. ['15%', '80%']")
     return Question(
         id=qid,
         lesson=lesson,
         topic=topic,
         difficulty=difficulty,
         tags=tuple(tags),
-        question=_bilingual(raw.get("question"), f"{where} question"),
-        answer=_bilingual(raw.get("answer"), f"{where} answer"),
+        question=_bilingual(raw.get("question"), f"{where} question", figures),
+        answer=_bilingual(raw.get("answer"), f"{where} answer", figures),
         choices=tuple(choices),
+        constants=tuple(constants),
     )
 
 
-def load_bank(directory: Path | str | None = None) -> list[Question]:
-    """Every question in every ``*.yaml`` file of the bank, validated, ids unique."""
+def shuffle_choices(question: Question, seed: int = 0) -> Question:
+    """The same question with its options in a seeded random order (each keeps its explanation).
+
+    The order depends on ``seed`` and the question's id only, so it is the same on every machine and run, and
+    differs from question to question.
+    """
+    if not question.choices:
+        return question
+    order = list(range(len(question.choices)))
+    random.Random(f"{seed}:{question.id}").shuffle(order)
+    return replace(question, choices=tuple(question.choices[i] for i in order))
+
+
+def load_bank(directory: Path | str | None = None, option_seed: int | None = 0) -> list[Question]:
+    """Every question in every ``*.yaml`` file of the bank, validated, ids unique, figures filled in.
+
+    ``option_seed`` shuffles the options of each multiple-choice question (:func:`shuffle_choices`); ``None``
+    keeps the order written in the YAML.
+    """
+    if option_seed is not None and (not isinstance(option_seed, int) or isinstance(option_seed, bool)):
+        raise ValueError(f"option_seed must be an int or None, got {option_seed!r}")
     folder = Path(directory) if directory is not None else QUESTIONS_DIR
+    figures = read_snapshot()
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise BankError(f"no *.yaml files in {folder}")
@@ -138,11 +180,11 @@ def load_bank(directory: Path | str | None = None) -> list[Question]:
         if not isinstance(entries, list):
             raise BankError(f"{path.name}: the file must hold a YAML list of entries")
         for raw in entries:
-            question = parse_entry(raw, path.name)
+            question = parse_entry(raw, path.name, figures)
             if question.id in seen:
                 raise BankError(f"{path.name}: id {question.id!r} already used in {seen[question.id]}")
             seen[question.id] = path.name
-            questions.append(question)
+            questions.append(question if option_seed is None else shuffle_choices(question, option_seed))
     return questions
 
 

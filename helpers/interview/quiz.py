@@ -3,7 +3,8 @@
 In Jupyter they are ipywidgets (language switch, reveal button, scored multiple choice). Where
 widgets cannot render, in a terminal, on GitHub, or in a notebook executed by CI, the same content
 is shown as plain text: every widget is displayed with a ``text/plain`` fallback that holds the
-question, the options and the answer.
+questions and options. Answers stay hidden in plain text until asked for: call the same function again with
+``reveal=True``, or :func:`reveal_answers` with the same questions.
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ def format_question(question: Question, lang: str = "both", reveal: bool = True)
     return "\n".join(lines)
 
 
+def plain_questions(questions: Iterable[Question], lang: str = "both", reveal: bool = False) -> str:
+    """The plain-text version of a deck: questions and options; answers only with ``reveal``."""
+    deck = list(questions)
+    text = "\n\n".join(format_question(q, lang, reveal=reveal) for q in deck)
+    if not reveal:
+        text += ("\n\n(Answers hidden. Answer aloud first, then call the same function with reveal=True, or "
+                 "reveal_answers(questions). 答案已隐藏：先自己回答，再用 reveal=True 显示。)")
+    return text
+
+
+def reveal_answers(questions: Iterable[Question], lang: str = "both") -> None:
+    """Print the answers (and, for multiple choice, why each option is right or wrong) of ``questions``."""
+    deck = list(questions)
+    _check_lang(lang)
+    if not deck:
+        raise ValueError("reveal_answers needs at least one question")
+    print(plain_questions(deck, lang, reveal=True))
+
+
 def _widgets_wanted() -> bool:
     """True inside a Jupyter kernel, unless COURSE_PLAIN_QUIZ=1 asks for text."""
     if os.environ.get("COURSE_PLAIN_QUIZ", "").strip() == "1":
@@ -68,16 +88,16 @@ def _display(widget, plain: str) -> None:
     display(bundle, raw=True)
 
 
-def flashcards(questions: Iterable[Question], lang: str = "both"):
+def flashcards(questions: Iterable[Question], lang: str = "both", reveal: bool = False):
     """A flashcard deck widget: question first, answer on demand, language switch, prev/next.
 
-    Returns the widget (or ``None`` when printing plain text instead).
+    Returns the widget (or ``None`` when printing plain text instead: answers only with ``reveal=True``).
     """
     deck = list(questions)
     _check_lang(lang)
     if not deck:
         raise ValueError("flashcards needs at least one question")
-    plain = "\n\n".join(format_question(q, lang) for q in deck)
+    plain = plain_questions(deck, lang, reveal)
     if not _widgets_wanted():
         print(plain)
         return None
@@ -86,7 +106,7 @@ def flashcards(questions: Iterable[Question], lang: str = "both"):
     state = {"index": 0, "revealed": False}
     language = w.ToggleButtons(options=[("中文", "zh"), ("English", "en"), ("中/EN", "both")], value=lang)
     card = w.HTML()
-    reveal = w.Button(description="Show answer 显示答案", button_style="info", layout=w.Layout(width="auto"))
+    reveal_button = w.Button(description="Show answer 显示答案", button_style="info", layout=w.Layout(width="auto"))
     previous = w.Button(description="◀ Prev")
     following = w.Button(description="Next ▶")
     position = w.Label()
@@ -109,12 +129,12 @@ def flashcards(questions: Iterable[Question], lang: str = "both"):
             render()
         return handler
 
-    reveal.on_click(on_reveal)
+    reveal_button.on_click(on_reveal)
     previous.on_click(move(-1))
     following.on_click(move(1))
     language.observe(render, names="value")
     render()
-    box = w.VBox([language, card, w.HBox([previous, reveal, following, position])])
+    box = w.VBox([language, card, w.HBox([previous, reveal_button, following, position])])
     _display(box, plain)
     return box
 
@@ -123,13 +143,16 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def multiple_choice(questions: Iterable[Question], lang: str = "both"):
-    """A scored multiple-choice quiz widget; each answer shows why every option is right or wrong."""
+def multiple_choice(questions: Iterable[Question], lang: str = "both", reveal: bool = False):
+    """A scored multiple-choice quiz widget; each answer shows why every option is right or wrong.
+
+    In plain text (no widgets) the correct options and explanations are printed only with ``reveal=True``.
+    """
     items = [q for q in questions if q.is_multiple_choice]
     _check_lang(lang)
     if not items:
         raise ValueError("multiple_choice needs at least one multiple-choice question")
-    plain = "\n\n".join(format_question(q, lang) for q in items)
+    plain = plain_questions(items, lang, reveal)
     if not _widgets_wanted():
         print(plain)
         return None
@@ -175,12 +198,16 @@ def multiple_choice(questions: Iterable[Question], lang: str = "both"):
     return box
 
 
-def show_lesson_questions(lesson: str, lang: str = "both") -> list[Question]:
-    """Everything for one lesson: flashcards for all its questions, then its multiple-choice quiz."""
+def show_lesson_questions(lesson: str, lang: str = "both", reveal: bool = False) -> list[Question]:
+    """Everything for one lesson: flashcards for all its questions, then its multiple-choice quiz.
+
+    Without widgets the answers are hidden; ``show_lesson_questions(lesson, reveal=True)`` (or
+    ``reveal_answers(questions)`` on the list it returns) prints them.
+    """
     questions = select_questions(load_bank(), lesson=lesson)
     if not questions:
         raise ValueError(f"no interview questions for lesson {lesson!r} yet")
-    flashcards(questions, lang)
+    flashcards(questions, lang, reveal)
     if any(q.is_multiple_choice for q in questions):
-        multiple_choice(questions, lang)
+        multiple_choice(questions, lang, reveal)
     return questions

@@ -1,0 +1,1 @@
+"""Maintainer tools (build the notebooks, run lessons as benchmarks, write RESULTS.md); importable for tests."""
