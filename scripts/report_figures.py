@@ -247,6 +247,45 @@ def ner_section() -> str:
                "train time (mean)"], rows), "", *[f"- {n}" for n in notes]])
 
 
+def deployment_section() -> str:
+    r = read_result("deployment.json")
+    lesson = (r or {}).get("lesson08_cpu")
+    if lesson is None:
+        return missing("deployment.json", "python scripts/run_lessons.py --profile cpu 08 && python bench/collect_deployment.py")
+    comp_rows = [[row["variant"], f"{row['size (MB)']:.1f} MB", f"{row['parameters']:,}",
+                  f"{row['batch 1 (ms/review)']:.1f} ms", f"{row['batch 32 (ms/batch)']:.0f} ms",
+                  f"{row['speed-up at batch 1']:.2f}x", pct(row["test accuracy"])] for row in lesson["compression"]]
+    target_rows = [[t["target"], str(t["measured"]), verdict(t["met"])]
+                   for t in lesson["targets"] + lesson.get("service_targets", [])]
+    load_rows = []
+    for mode, run in lesson.get("load_test", {}).items():
+        status = ", ".join(f"{code}: {count}" for code, count in sorted(run["by_status"].items()))
+        load_rows.append([mode, str(run["clients"]), f"{run['sent']} / {run['lost']}", f"{run['throughput_rps']:.1f}",
+                          f"{run['latency_ms']['p50']:.0f} / {run['latency_ms']['p95']:.0f} / {run['latency_ms']['p99']:.0f} ms",
+                          status])
+    parts = [
+        f"`{lesson['command']}` then `python bench/collect_deployment.py` ({lesson['hardware']}; {lesson['load']}; "
+        f"{lesson['date']}). Every variant is timed in the same run, interleaved, on the test split's reviews.", "",
+        table(["variant", "size on disk", "parameters", "batch 1 (per review)", "batch 32 (per batch)",
+               "speed-up at batch 1", "test accuracy"], comp_rows), "",
+        "Targets:", "", table(["target", "measured", ""], target_rows)]
+    if load_rows:
+        parts += ["", "Load test of `python -m helpers.serve` over loopback (10% malformed requests):", "",
+                  table(["serving", "clients", "sent / lost", "requests/s", "p50 / p95 / p99 latency", "responses by status"],
+                        load_rows)]
+    distillation = r.get("distillation_cpu")
+    if distillation:
+        groups: dict[tuple, list[dict]] = {}
+        for run in distillation["runs"]:
+            groups.setdefault((run["init"], run["lr"], run["arm"]), []).append(run)
+        rows = [[init, f"{lr:g}", arm, str(len(runs)), pct(sum(x["validation_accuracy"] for x in runs) / len(runs)),
+                 pct(sum(x["test_accuracy"] for x in runs) / len(runs))] for (init, lr, arm), runs in sorted(groups.items())]
+        parts += ["", f"How the 2-layer student is started, chosen on validation (`{distillation['command']}`, "
+                      f"{distillation['hardware']}; teacher test accuracy {pct(distillation['teacher_test_accuracy'])}):", "",
+                  table(["student starts from", "learning rate", "arm", "seeds", "validation (mean)", "test (mean)"], rows)]
+    return "\n".join(parts)
+
+
 def scaling_section() -> str:
     r = read_result("scaling.json")
     if r is None:
@@ -288,6 +327,7 @@ SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Label efficiency: does pretraining pay?", label_efficiency_section),
     ("Padding", padding_section),
     ("Named entity recognition (lesson 07)", ner_section),
+    ("Deployment (lesson 08)", deployment_section),
     ("Scaling out (lesson 09)", scaling_section),
 ]
 
