@@ -32,6 +32,8 @@ One module per concern (a test fails if a module is missing from this list):
 * ``serve``                     – ``python -m helpers.serve``: the FastAPI service: micro-batching, Prometheus metrics, strict input checks (08)
 * ``loadtest``                  – a loopback load test of the service: latency percentiles, errors by status (08)
 * ``regularization``            – character-level augmentation, text damage, FGM adversarial training
+* ``gpt_text``                  – how a GPT's texts begin (course vs Hub GPT), decoding to real characters
+* ``control_codes``             – control tokens for sentiment-controlled generation: examples, masked labels, replay, perplexity, judging
 * ``text_metrics``              – diversity, repetition and verbatim-copy measures of generated text
 * ``exercises``                 – exercise checkers with specific feedback
 * ``mechanisms``                – reference versions of the mechanisms lesson 11 builds by hand (attention, LoRA, …)
