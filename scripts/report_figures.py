@@ -247,6 +247,36 @@ def ner_section() -> str:
                "train time (mean)"], rows), "", *[f"- {n}" for n in notes]])
 
 
+def gpt_control_section() -> str:
+    r = read_result("gpt_control.json")
+    full = next((run for run in (r or {}).values() if run.get("kind") == "finetune" and run["settings"].get("limit") is None),
+                None)
+    if full is None:
+        return missing("gpt_control.json", "python bench/gpt_control.py judge && python bench/gpt_control.py finetune")
+    figures = full["figures"]
+    judge_rows = [[name, pct(acc["negative"]), pct(acc["positive"])] for name, acc in figures["judges_on_test"].items()]
+    rows = []
+    for alpha, result in figures["alphas"].items():
+        control = result["control"]
+        for judge in figures["judges_on_test"]:
+            rows.append([alpha, judge, pct(control["POS"]["judged_positive"][judge]),
+                         pct(control["none"]["judged_positive"][judge]), pct(1 - control["NEG"]["judged_positive"][judge]),
+                         f"{result['news']:.1f}", f"{result['reviews']:.1f}"])
+    fine_tuned = figures["alphas"]["1.0"]["control"]
+    obeyed = min(min(fine_tuned["POS"]["judged_positive"].values()), 1 - max(fine_tuned["NEG"]["judged_positive"].values()))
+    best_news = min(result["news"] for result in figures["alphas"].values())
+    return "\n".join([
+        f"`{full['command']}` ({full['hardware']}, {full['date']}): course-gpt fine-tuned on all training reviews with "
+        f"control tokens; {full['settings']['samples']} samples per condition, same prompts and sampling; `alpha` "
+        "interpolates the weights between the starting (0) and the fine-tuned (1) model.", "",
+        "Each judge on real test reviews (its ceiling):", "", table(["judge", "negative right", "positive right"], judge_rows), "",
+        table(["alpha", "judge", "[POS] judged positive", "no control token: positive", "[NEG] judged negative",
+               "news perplexity", "review perplexity"], rows), "",
+        f"- Each control token obeyed in ≥ 85% of samples by both judges: {verdict(obeyed >= 0.85)} (worst {pct(obeyed)}).",
+        f"- News perplexity ≤ 10% above before ({figures['news_before']:.1f}) with the remedy on: "
+        f"{verdict(best_news <= 1.1 * figures['news_before'])} (best {best_news:.1f})."])
+
+
 def deployment_section() -> str:
     r = read_result("deployment.json")
     lesson = (r or {}).get("lesson08_cpu")
@@ -327,6 +357,7 @@ SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Label efficiency: does pretraining pay?", label_efficiency_section),
     ("Padding", padding_section),
     ("Named entity recognition (lesson 07)", ner_section),
+    ("Sentiment-controlled generation (lesson 06)", gpt_control_section),
     ("Deployment (lesson 08)", deployment_section),
     ("Scaling out (lesson 09)", scaling_section),
 ]
