@@ -77,6 +77,7 @@ class Profile:
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
+    control_train_examples: int | None = None  # reviews the control-token GPT is fine-tuned on; None = all (06)
     few_label_epochs: int = 10  # lesson 11: epochs of the 100-label fine-tuning next to the zero-shot prompt
     subword_vocab_size: int = 8000  # lesson 11: vocabulary of the BPE tokenizer trained on the corpus
     tracking_steps: int = 30  # lesson 11: optimizer steps of the Trainer run logged to TensorBoard
@@ -126,6 +127,7 @@ PROFILES: dict[str, Profile] = {
         generation_samples=2,
         cache_benchmark_tokens=16,
         judged_generations=8,
+        control_train_examples=64,
         few_label_epochs=1,
         subword_vocab_size=300,
         tracking_steps=4,

@@ -8,10 +8,9 @@
 # training reviews.
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from transformers import BertForSequenceClassification, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
 from helpers import set_seed
 from helpers.env import start_lesson
@@ -19,177 +18,210 @@ from helpers.env import start_lesson
 profile, device = start_lesson()  # quiet library logs, seed 0, profile and device, print the environment
 
 # %% [markdown]
-# ## 1. Control tokens and training text (控制符与训练文本)
+# ## 1. Control tokens, and where the loss is masked (控制符与损失掩码)
 #
-# Two new special tokens enter the vocabulary, so the embedding matrix grows by two rows (initialised, then
-# learned). Each training example is `[POS] review [SEP]` or `[NEG] review [SEP]`.
+# Two new special tokens enter the vocabulary, so the embedding matrix grows by two rows. A new row drawn at random
+# says nothing, and the model would first have to learn what `[POS]` means before it can use it; so each starts as
+# the **mean embedding of related characters** (好棒赞满意… for `[POS]`, 差糟烂失望… for `[NEG]`), which puts it
+# near words of that sentiment from the first step (`helpers.control_codes.add_control_tokens`).
+#
+# Each training example then reads `start + control + review + [SEP]`, where `start` is how a text began in the
+# model's pretraining (lesson 05, section 0: `[SEP]` for course-gpt, `[CLS]` for the Hub GPT-2). The **labels** copy
+# the ids, except **-100 on the start and on the control token**: the control token is a condition we give, never
+# something to predict. Where that mask sits matters: `GPT2LMHeadModel` shifts the labels by one inside its loss,
+# so position 0's label is never used, and masking only position 0 (as this lesson's earlier version did) changes
+# nothing. With the start in front, the control token sits at position 1, and without its -100 the model would be
+# trained to *guess* the sentiment from the start alone.
 
 # %%
-from helpers.classification import balanced_subset
-from helpers.data import head, load_reviews
+from helpers.control_codes import CONTROL_TOKENS, RELATED_CHARACTERS, add_control_tokens, control_example
+from helpers.data import head, load_pretraining_text, load_reviews
+from helpers.gpt_text import text_start_ids
 from helpers.models import load_pretrained, load_tokenizer
 
 MODEL_NAME = "course-gpt"  # on Colab with internet: "uer/gpt2-chinese-cluecorpussmall"
-CONTROL = {1: "[POS]", 0: "[NEG]"}
+MAX_LENGTH = min(64, profile.max_length)  # ids per example: most reviews fit (lesson 00's length figures)
 tokenizer = load_tokenizer(MODEL_NAME)
-tokenizer.add_special_tokens({"additional_special_tokens": list(CONTROL.values())})
-reviews = load_reviews()
-n_train = profile.train_examples or len(reviews["train"])
-train_raw = balanced_subset(reviews["train"], n_train) if n_train < len(reviews["train"]) else reviews["train"]
-heldout_raw = head(reviews["validation"], profile.heldout_examples)
-MAX_LENGTH = profile.max_length
+model = load_pretrained(GPT2LMHeadModel, MODEL_NAME).to(device)
+START = text_start_ids(tokenizer, MODEL_NAME)
 
-
-def encode_review(row):
-    ids = tokenizer(CONTROL[row["label"]] + row["text"], truncation=True, max_length=MAX_LENGTH - 1,
-                    add_special_tokens=False)["input_ids"]
-    return {"input_ids": ids + [tokenizer.sep_token_id]}
-
-
-train = train_raw.map(encode_review, remove_columns=["text", "label"])
-heldout = heldout_raw.map(encode_review, remove_columns=["text", "label"])
-print(f"{len(train)} training reviews, {len(heldout)} held-out; example:", tokenizer.decode(train[0]["input_ids"][:30]))
+new_ids = add_control_tokens(model, tokenizer, RELATED_CHARACTERS)
+example = control_example("房间很干净", "[POS]", tokenizer, START, MAX_LENGTH)
+pd.DataFrame({"token": tokenizer.convert_ids_to_tokens(example["input_ids"]), "input id": example["input_ids"],
+              "label": example["labels"]}).T
 
 # %% [markdown]
-# ## 2. Perplexity on held-out reviews, before (微调前的困惑度)
+# ## 2. The data, and the model before fine-tuning (数据与微调前)
 #
-# Measured on the review characters only: the control token is given, not predicted (its label is -100).
+# All training reviews in the cpu and gpu profiles (a few in smoke), each with its label's control token. Three
+# held-out figures are taken before training, so every change can be read against them: review perplexity with the
+# control token, the same without it, and **news perplexity** on the held-out People's Daily slice: the model's
+# pretraining ability, which fine-tuning on reviews may erode (灾难性遗忘, catastrophic forgetting).
 
 # %%
-import math
+from helpers.classification import balanced_subset
+from helpers.control_codes import encode_reviews, perplexity
+from helpers.pretraining import evaluate_causal_lm, pack_blocks
 
-from torch.utils.data import DataLoader
-from transformers import DataCollatorForLanguageModeling
+reviews = load_reviews()
+n_train = profile.control_train_examples  # None: all training reviews
+train_raw = balanced_subset(reviews["train"], n_train) if n_train else reviews["train"]
+heldout_raw = head(reviews["validation"], profile.heldout_examples)
+train = encode_reviews(train_raw, tokenizer, START, MAX_LENGTH)
+heldout = encode_reviews(heldout_raw, tokenizer, START, MAX_LENGTH)
+heldout_plain = encode_reviews(heldout_raw, tokenizer, START, MAX_LENGTH, controls=None)
+news_blocks = pack_blocks(head(load_pretraining_text()["heldout"], profile.heldout_examples)["text"], tokenizer, 256,
+                          wrap_cls_sep=False)
 
-collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
-
-
-@torch.no_grad()
-def review_perplexity(model, dataset):
-    model.eval()
-    total, count = 0.0, 0
-    for batch in DataLoader(list(dataset), batch_size=profile.eval_batch_size, collate_fn=collator):
-        batch["labels"][:, 0] = -100  # the control token is a condition, not a prediction
-        batch = {k: v.to(device) for k, v in batch.items()}
-        n = (batch["labels"][:, 1:] != -100).sum().item()
-        total += model(**batch).loss.item() * n
-        count += n
-    return math.exp(total / count)
-
-
-model = load_pretrained(GPT2LMHeadModel, MODEL_NAME)
-model.resize_token_embeddings(len(tokenizer))
-model.to(device)
-before = review_perplexity(model, heldout)
-print(f"held-out review perplexity before fine-tuning: {before:.1f}")
+before = {"reviews": perplexity(model, heldout, tokenizer, profile.eval_batch_size),
+          "reviews, no control token": perplexity(model, heldout_plain, tokenizer, profile.eval_batch_size),
+          "news": evaluate_causal_lm(model, news_blocks)["perplexity"]}
+print(f"{len(train):,} training reviews, {len(heldout):,} held-out reviews, {len(news_blocks)} held-out news blocks")
+pd.Series(before, name="perplexity before fine-tuning").round(1).to_frame()
 
 # %% [markdown]
 # ## 3. Fine-tune with `Trainer` (用 Trainer 微调)
 #
-# `DataCollatorForLanguageModeling(mlm=False)` pads each batch and copies the inputs into the labels, with
-# padding set to -100; the model shifts the labels by one inside its loss.
+# `helpers.control_codes.collator` pads `input_ids` with `[PAD]` and `labels` with -100 and keeps the labels each
+# example already has (the -100 on the start and the control token). `DataCollatorForLanguageModeling(mlm=False)`
+# would rebuild the labels from the ids and lose that mask. Batches are grouped by length, so little of each batch
+# is padding.
 
 # %%
 from transformers import Trainer
 
+from helpers.control_codes import collator
 from helpers.training import training_arguments
 
-arguments = training_arguments(profile, learning_rate=5e-4, warmup_steps=0.05, save_strategy="no",
-                               logging_strategy="epoch")
-trainer = Trainer(model=model, args=arguments, train_dataset=train, data_collator=collator, processing_class=tokenizer)
-trainer.train()
-after = review_perplexity(model, heldout)
-print(f"held-out review perplexity: before {before:.1f}, after {after:.1f}")
-
-# %% [markdown]
-# ## 4. Generate on demand (按需生成)
-
-# %%
-def generate_reviews(label, n, seed=0):
-    set_seed(seed)
-    prompt = tokenizer(CONTROL[label], add_special_tokens=False, return_tensors="pt")["input_ids"].to(device)
-    model.eval()
-    output = model.generate(prompt.repeat(n, 1), do_sample=True, top_p=0.9, top_k=0, repetition_penalty=1.2,
-                            max_new_tokens=MAX_LENGTH - 2, pad_token_id=tokenizer.pad_token_id,
-                            eos_token_id=tokenizer.sep_token_id)
-    return [tokenizer.decode(ids[1:], skip_special_tokens=True) for ids in output]
-
-
-n_generated = profile.judged_generations
-generated = {label: generate_reviews(label, n_generated, seed=label) for label in (1, 0)}
-with pd.option_context("display.max_colwidth", 100):
-    display(pd.DataFrame({"asked for": [CONTROL[l] for l in (1, 1, 1, 0, 0, 0)],
-                          "generated review": generated[1][:3] + generated[0][:3]}))
-
-# %% [markdown]
-# ## 5. Did it obey? A classifier as the judge (可控性)
-#
-# A BERT sentiment classifier (lesson 02's recipe, trained here on the same training reviews) labels every
-# generated review; controllability is the share it assigns to the sentiment we asked for. The judge has its own
-# errors (its test accuracy is printed), so read the figure with them in mind.
-
-# %%
-from helpers.classification import FineTuneSettings, evaluate_classifier, predict_texts, tokenize_dataset, train_classifier
-
+start_state = {name: value.detach().clone() for name, value in model.state_dict().items()}  # for section 6
 set_seed(0)
-judge = load_pretrained(BertForSequenceClassification, "course-bert", num_labels=2).to(device)
-judge_tokenizer = load_tokenizer("course-bert")
-judge_train = tokenize_dataset(train_raw, judge_tokenizer, MAX_LENGTH)
-judge_validation = tokenize_dataset(heldout_raw, judge_tokenizer, MAX_LENGTH)
-train_classifier(judge, judge_train, judge_validation, judge_tokenizer,
-                 FineTuneSettings(epochs=profile.epochs, batch_size=profile.batch_size, learning_rate=1e-4), progress=False)
-judge_test = tokenize_dataset(head(reviews["test"], profile.eval_examples), judge_tokenizer, MAX_LENGTH)
-print(f"judge's test accuracy: {evaluate_classifier(judge, judge_test, judge_tokenizer)['accuracy']:.1%}")
-
-# %%
-from helpers.text_metrics import distinct_n
-
-rows = {}
-for label, texts in generated.items():
-    verdicts = predict_texts([t or "。" for t in texts], judge, judge_tokenizer, max_length=MAX_LENGTH)
-    rows[CONTROL[label]] = {
-        "controllability": sum(v["label"] == ("negative", "positive")[label] for v in verdicts) / len(verdicts),
-        "distinct-2": distinct_n(texts, 2),
-        "mean length (chars)": sum(map(len, texts)) / len(texts),
-    }
+arguments = training_arguments(profile, learning_rate=5e-4, num_train_epochs=1, warmup_steps=0.05,
+                               per_device_train_batch_size=32, save_strategy="no", logging_strategy="no",
+                               train_sampling_strategy="group_by_length")
+trainer = Trainer(model=model, args=arguments, train_dataset=train, data_collator=collator(tokenizer),
+                  processing_class=tokenizer)
+trainer.train()
+after = {"reviews": perplexity(model, heldout, tokenizer, profile.eval_batch_size),
+         "reviews, no control token": perplexity(model, heldout_plain, tokenizer, profile.eval_batch_size),
+         "news": evaluate_causal_lm(model, news_blocks)["perplexity"]}
+pd.DataFrame({"before": before, "after": after}).round(1)
 
 # %% [markdown]
-# ## 6. Copying? (是否照抄训练集)
+# Review perplexity falls: the model has learned how reviews read. News perplexity rises: that is forgetting,
+# measured. Section 6 tries one remedy.
 #
-# A model can reach low perplexity by memorising. For each generated review we search the training reviews for
-# any 20-character stretch of it (a verbatim copy of a whole review, or of a long part of one):
+# ## 4. Generate on demand (按需生成)
+#
+# Three conditions with the same prompt start, the same sampling settings (top-p 0.9, repetition penalty 1.2) and
+# the same random stream: `[POS]`, `[NEG]`, and **no control token**, the model's default, which the other two are
+# read against.
 
 # %%
-from helpers.text_metrics import copies_stretch
+from helpers.control_codes import generate_texts
+
+SAMPLING = dict(top_p=0.9, top_k=0, repetition_penalty=1.2)
+PROMPTS = {"[POS]": START + [new_ids["[POS]"]], "[NEG]": START + [new_ids["[NEG]"]], "no control token": START}
+n_generated = profile.judged_generations
+
+
+def generate_all(model):
+    return {name: generate_texts(model, tokenizer, prompt, n_generated, MAX_LENGTH - len(prompt), seed=0, **SAMPLING)
+            for name, prompt in PROMPTS.items()}
+
+
+generated = generate_all(model)
+with pd.option_context("display.max_colwidth", 100):
+    display(pd.DataFrame({name: texts[:3] for name, texts in generated.items()}))
+
+# %% [markdown]
+# ## 5. Did it obey? A judge, and its ceiling (可控性)
+#
+# A sentiment classifier labels every generated review. The judge here is lesson 02's TF-IDF + logistic-regression
+# baseline, trained on the training reviews: quick to train and the more accurate of the two judges the bench uses
+# (section 5b). A judge has its own errors, so its accuracy on **real** test reviews of each class is its ceiling:
+# a generator cannot be shown to obey better than the judge can tell.
+
+# %%
+from helpers.baselines import tfidf_classifier
+from helpers.control_codes import per_class_accuracy, share_positive
+
+judge = tfidf_classifier(train_raw["text"], train_raw["label"])
+test_raw = head(reviews["test"], profile.eval_examples)
+judge_ceiling = per_class_accuracy(test_raw["label"], judge.predict(list(test_raw["text"])))
+judge_accuracy = judge.score(list(test_raw["text"]), list(test_raw["label"]))
+print(f"judge on real test reviews: {judge_accuracy:.1%} right; {judge_ceiling['negative']:.1%} of negative and "
+      f"{judge_ceiling['positive']:.1%} of positive reviews")
+
+# %%
+from helpers.text_metrics import copies_stretch, distinct_n
 
 training_text = "\n".join(train_raw["text"])
-for label, texts in generated.items():
-    long_enough = [t for t in texts if len(t) >= 20]
-    copied = [copies_stretch(t, training_text, 20) for t in long_enough]
-    rows[CONTROL[label]]["copied 20-char stretch"] = sum(copied) / len(copied) if copied else float("nan")
-pd.DataFrame(rows).T.style.format({"controllability": "{:.1%}", "distinct-2": "{:.1%}", "mean length (chars)": "{:.0f}",
-                                   "copied 20-char stretch": "{:.1%}"})
+
+
+def judged(generated):
+    """Share judged positive per condition, with diversity and the verbatim-copy rate."""
+    rows = {}
+    for name, texts in generated.items():
+        long_enough = [t for t in texts if len(t) >= 20]
+        rows[name] = {"judged positive": share_positive(judge.predict([t or "。" for t in texts])),
+                      "distinct-2": distinct_n(texts, 2), "mean length (chars)": sum(map(len, texts)) / len(texts),
+                      "copied 20-char stretch": (sum(copies_stretch(t, training_text, 20) for t in long_enough)
+                                                 / len(long_enough)) if long_enough else float("nan")}
+    return pd.DataFrame(rows).T
+
+
+rows = judged(generated)
+rows.style.format({"judged positive": "{:.1%}", "distinct-2": "{:.1%}", "mean length (chars)": "{:.0f}",
+                   "copied 20-char stretch": "{:.1%}"})
 
 # %% [markdown]
-# Controllability only means something next to two references: how often the judge is right on *real* reviews of
-# each class (its ceiling), and what share of reviews it calls positive when no control token is given (the
-# model's default). Both come from the same sampling settings below.
+# Read `[POS]` and `[NEG]` against the unconditioned row: the control token obeys to the extent it moves the share
+# away from the model's default, in the requested direction. A verbatim-copy rate near 0 says the samples are new
+# text, not recalled reviews (the window is 20 characters).
 
 # %%
-pos_share, neg_share = rows["[POS]"]["controllability"], rows["[NEG]"]["controllability"]
-print(f"this run: [POS] judged positive in {pos_share:.0%} of {n_generated} samples, [NEG] judged negative in "
-      f"{neg_share:.0%} (50% is a coin flip)")
+controllability = {"POS": rows.loc["[POS]", "judged positive"], "NEG": 1 - rows.loc["[NEG]", "judged positive"],
+                   "none_positive": rows.loc["no control token", "judged positive"]}
+print(f"[POS] judged positive in {controllability['POS']:.0%} of {n_generated} samples, [NEG] judged negative in "
+      f"{controllability['NEG']:.0%}; with no control token {controllability['none_positive']:.0%} are judged "
+      "positive (a coin flip would give 50%)")
 
 # %% [markdown]
-# ### 5b. The full-data run (`bench/gpt_control.py`)
+# ## 6. Forgetting, and one remedy: interpolate the weights (遗忘与权重插值)
 #
-# `bench/gpt_control.py` fine-tunes course-gpt on all 13,891 training reviews (1 epoch, lr 5e-4, control-token
-# embeddings initialised from related characters, loss masked on the text start and the control token), then
-# generates 200 reviews per condition with the same prompts and sampling (top-p 0.9, repetition penalty 1.2) and
-# asks two judges: a course-bert classifier and TF-IDF + logistic regression. It also measures **catastrophic
-# forgetting** (灾难性遗忘): held-out news perplexity before and after, and one remedy, interpolating the weights
-# between the starting and the fine-tuned model (`alpha` = 1 is the fine-tuned model, 0.5 halfway). Its stored
-# results (cpu, 2 cores):
+# Fine-tuning moved every weight from where pretraining left it. **Weight interpolation** (WiSE-FT, Wortsman et al.
+# 2022) keeps only part of the move: `start + alpha * (fine-tuned - start)`. `alpha` = 1 is the fine-tuned model,
+# 0 the starting one. It costs no training, so we can read the trade-off directly: news perplexity (what we keep)
+# against review perplexity and controllability (what we wanted).
+
+# %%
+from helpers.control_codes import interpolate_weights
+
+fine_tuned_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+ALPHA = 0.5
+interpolate_weights(model, start_state, ALPHA)
+halfway = {"reviews": perplexity(model, heldout, tokenizer, profile.eval_batch_size),
+           "reviews, no control token": perplexity(model, heldout_plain, tokenizer, profile.eval_batch_size),
+           "news": evaluate_causal_lm(model, news_blocks)["perplexity"]}
+halfway_rows = judged(generate_all(model))
+model.load_state_dict(fine_tuned_state)  # back to the fine-tuned model
+forgetting = pd.DataFrame({"before": before, "fine-tuned (alpha 1)": after, f"interpolated (alpha {ALPHA})": halfway})
+forgetting.loc["[POS] judged positive"] = [float("nan"), rows.loc["[POS]", "judged positive"],
+                                           halfway_rows.loc["[POS]", "judged positive"]]
+forgetting.loc["[NEG] judged negative"] = [float("nan"), 1 - rows.loc["[NEG]", "judged positive"],
+                                           1 - halfway_rows.loc["[NEG]", "judged positive"]]
+forgetting.round(3)
+
+# %%
+news_rise = {name: column["news"] / before["news"] - 1 for name, column in forgetting.items() if name != "before"}
+print("news perplexity above its starting value: " + ", ".join(f"{name} {rise:+.0%}" for name, rise in news_rise.items()))
+
+# %% [markdown]
+# ### 6b. The same at full scale, with a second judge (`bench/gpt_control.py`)
+#
+# `bench/gpt_control.py` runs sections 1-6 on all 13,891 training reviews (lr 5e-4, the same masks, initialisation,
+# prompts and sampling, 200 samples per condition) and adds a second judge: a course-bert classifier fine-tuned on
+# all training reviews. Its stored runs (cpu, 2 cores), one row per run, interpolation `alpha` and judge:
 
 # %%
 import json
@@ -198,35 +230,39 @@ from helpers.results import RESULTS_DIR
 
 bench_path = RESULTS_DIR / "gpt_control.json"  # in the repository; absent where only the package is installed
 bench = json.loads(bench_path.read_text(encoding="utf-8")) if bench_path.is_file() else {}
-full = next((run for run in bench.values() if run.get("kind") == "finetune" and run["settings"].get("limit") is None), None)
-if full is None:
+full_runs = {name: run for name, run in bench.items()
+             if run.get("kind") == "finetune" and run["settings"].get("limit") is None}
+if not full_runs:
     print("no full-data run stored yet: python bench/gpt_control.py judge && python bench/gpt_control.py finetune")
 else:
-    figures = full["figures"]
-    ceiling = pd.DataFrame(figures["judges_on_test"]).T.rename(columns=lambda c: f"right on real {c} reviews")
+    first = next(iter(full_runs.values()))["figures"]
+    ceiling = pd.DataFrame(first["judges_on_test"]).T.rename(columns=lambda c: f"right on real {c} reviews")
     display(ceiling.style.format("{:.1%}").set_caption("Each judge on the real test reviews (its ceiling)"))
     table = []
-    for alpha, result in figures["alphas"].items():
-        for judge_name in ("bert", "tfidf"):
-            control = result["control"]
-            table.append({"alpha": alpha, "judge": judge_name,
-                          "[POS] judged positive": control["POS"]["judged_positive"][judge_name],
-                          "no control token: judged positive": control["none"]["judged_positive"][judge_name],
-                          "[NEG] judged negative": 1 - control["NEG"]["judged_positive"][judge_name],
-                          "news perplexity": result["news"], "review perplexity": result["reviews"]})
-    print(f"`{full['command']}` ({full['hardware']}); news perplexity before fine-tuning: "
-          f"{figures['news_before']:.1f}")
+    for name, run in full_runs.items():
+        settings = run["settings"]
+        for alpha, result in run["figures"]["alphas"].items():
+            for judge_name, _ in result.get("control", {}).get("POS", {}).get("judged_positive", {}).items():
+                control = result["control"]
+                table.append({"run": f"{settings['epochs']} epoch(s), news replay {settings['replay_share']:.0%}",
+                              "alpha": alpha, "judge": judge_name,
+                              "[POS] judged positive": control["POS"]["judged_positive"][judge_name],
+                              "no control token: judged positive": control["none"]["judged_positive"][judge_name],
+                              "[NEG] judged negative": 1 - control["NEG"]["judged_positive"][judge_name],
+                              "news perplexity": result["news"], "review perplexity": result["reviews"]})
+    print(f"news perplexity before fine-tuning: {first['news_before']:.1f}; rerun: "
+          + "; ".join(f"`{run['command']}`" for run in full_runs.values()))
     display(pd.DataFrame(table).style.format({c: "{:.1%}" for c in ("[POS] judged positive",
                                               "no control token: judged positive", "[NEG] judged negative")}
                                              | {"news perplexity": "{:.1f}", "review perplexity": "{:.1f}"}))
 
 # %% [markdown]
 # Read it against the targets a useful controller would meet: each control token obeyed in 85% or more of samples
-# by both judges, and news perplexity within 10% of where it started. The fully fine-tuned model (`alpha` 1) moves
-# the judged sentiment in the requested direction on both sides of the unconditioned share, but well short of 85%;
-# its news perplexity roughly doubles, and halfway interpolation gives much of that back at almost no cost in review
-# perplexity, while weakening the control. A 4-layer, 4.7M-parameter GPT after one epoch does not reach the targets;
-# more epochs, a larger model and replaying news text during fine-tuning are the next things to measure.
+# by both judges, and news perplexity within 10% of where it started. The fine-tuned model (`alpha` 1) moves the
+# judged sentiment in the requested direction on both sides of the unconditioned share, but well short of 85%, and
+# its news perplexity roughly doubles; halfway interpolation gives much of the news ability back at almost no cost
+# in review perplexity, while weakening the control. A 4-layer, 4.7M-parameter GPT fine-tuned this way does not
+# reach the targets; a larger model (the Hub GPT-2 on Colab) is the first thing to try.
 
 # %% [markdown]
 # The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson
@@ -236,9 +272,11 @@ else:
 from helpers.results import record_lesson_figures
 
 record_lesson_figures("06", {
-    "perplexity_before": before, "perplexity_after": after,
-    "controllability": {CONTROL[label].strip("[]"): rows[CONTROL[label]]["controllability"] for label in (1, 0)},
-    "judge_test_accuracy": evaluate_classifier(judge, judge_test, judge_tokenizer)["accuracy"],
+    "perplexity_before": before["reviews"], "perplexity_after": after["reviews"],
+    "news_perplexity_before": before["news"], "news_perplexity_after": after["news"],
+    "news_perplexity_interpolated": halfway["news"], "interpolation_alpha": ALPHA,
+    "controllability": controllability, "judge_test_accuracy": judge_accuracy, "judge_per_class": judge_ceiling,
+    "train_reviews": len(train), "samples_per_condition": n_generated,
 }, profile)
 
 # %% [markdown]
@@ -246,7 +284,8 @@ record_lesson_figures("06", {
 #
 # **Exercise 06.1.** Write `control_example(text, label, tokenizer, max_length)`: the ids of the control token
 # (`[POS]` for label 1, `[NEG]` for 0), then the review without special tokens, truncated so that the whole
-# example fits in `max_length`, then `[SEP]`.
+# example fits in `max_length`, then `[SEP]`. (This is the part after the text start: section 1's examples put
+# `START` in front and build the labels with -100 on the start and the control token.)
 
 # %% tags=["exercise"]
 def control_example(text, label, tokenizer, max_length):
@@ -309,7 +348,7 @@ check("06.3", copies_training)
 #
 # A 4-layer, 4.7M-parameter GPT trained for minutes learns the surface of reviews: typical words, punctuation,
 # product and hotel vocabulary. The control token shifts the sentiment of what it writes, measurably but far from
-# reliably (section 5 and 5b: compare each share with the judge's ceiling and the unconditioned share). It
+# reliably (sections 5 and 6b: compare each share with the judge's ceiling and the unconditioned share). It
 # does not keep a topic for long, mixes products within one review, and repeats itself without the repetition
 # penalty. A Chinese GPT-2 from the Hub (`uer/gpt2-chinese-cluecorpussmall`, 102M parameters, the same
 # BertTokenizer + GPT2LMHeadModel pairing) fine-tuned with this same notebook writes far more fluent reviews:
@@ -318,6 +357,11 @@ check("06.3", copies_training)
 # ## 9. Summary (小结)
 #
 # * Conditional generation needs no new architecture: a control token in front of each training text is enough.
+#   Start it from related characters' embeddings, and mask its label (-100) where the loss would otherwise see it.
+# * Judge the judge: its accuracy on real text of each class is the ceiling, and the unconditioned share is the
+#   baseline the control tokens are read against.
+# * Fine-tuning forgets: measure the pretraining ability (news perplexity) before and after; weight interpolation
+#   trades some of the new skill for much of the old one at no training cost.
 # * Measure what you want (the judge's controllability), what you must not lose (perplexity, diversity), and what
 #   you must not do (copy the training data).
 #
