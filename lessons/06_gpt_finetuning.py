@@ -221,7 +221,8 @@ print("news perplexity above its starting value: " + ", ".join(f"{name} {rise:+.
 #
 # `bench/gpt_control.py` runs sections 1-6 on all 13,891 training reviews (lr 5e-4, the same masks, initialisation,
 # prompts and sampling, 200 samples per condition) and adds a second judge: a course-bert classifier fine-tuned on
-# all training reviews. Its stored runs (cpu, 2 cores), one row per run, interpolation `alpha` and judge:
+# all training reviews. Its stored runs (cpu, 2 cores), one row per run, interpolation `alpha` and judge
+# (`runs/gpt-lr5e-4-e2`: the same recipe for 2 epochs, sampled again with `bench/gpt_control.py sample`):
 
 # %%
 import json
@@ -250,6 +251,16 @@ else:
                               "no control token: judged positive": control["none"]["judged_positive"][judge_name],
                               "[NEG] judged negative": 1 - control["NEG"]["judged_positive"][judge_name],
                               "news perplexity": result["news"], "review perplexity": result["reviews"]})
+    for name, run in bench.items():  # saved models sampled again (more epochs), same prompts and sampling
+        if run.get("kind") == "sampling":
+            for setting, control in run["results"].items():
+                if setting.startswith("{") and json.loads(setting) == {"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2}:
+                    for judge_name in control["POS"]["judged_positive"]:
+                        table.append({"run": run["model"], "alpha": "1.0", "judge": judge_name,
+                                      "[POS] judged positive": control["POS"]["judged_positive"][judge_name],
+                                      "no control token: judged positive": control["none"]["judged_positive"][judge_name],
+                                      "[NEG] judged negative": 1 - control["NEG"]["judged_positive"][judge_name],
+                                      "news perplexity": float("nan"), "review perplexity": float("nan")})
     print(f"news perplexity before fine-tuning: {first['news_before']:.1f}; rerun: "
           + "; ".join(f"`{run['command']}`" for run in full_runs.values()))
     display(pd.DataFrame(table).style.format({c: "{:.1%}" for c in ("[POS] judged positive",
@@ -259,10 +270,11 @@ else:
 # %% [markdown]
 # Read it against the targets a useful controller would meet: each control token obeyed in 85% or more of samples
 # by both judges, and news perplexity within 10% of where it started. The fine-tuned model (`alpha` 1) moves the
-# judged sentiment in the requested direction on both sides of the unconditioned share, but well short of 85%, and
-# its news perplexity roughly doubles; halfway interpolation gives much of the news ability back at almost no cost
-# in review perplexity, while weakening the control. A 4-layer, 4.7M-parameter GPT fine-tuned this way does not
-# reach the targets; a larger model (the Hub GPT-2 on Colab) is the first thing to try.
+# judged sentiment in the requested direction on both sides of the unconditioned share, but short of 85%, and its
+# news perplexity roughly doubles; halfway interpolation gives much of the news ability back at almost no cost in
+# review perplexity, while weakening the control. A second epoch strengthens `[NEG]` more than `[POS]`. A 4-layer,
+# 4.7M-parameter GPT fine-tuned this way does not reach the targets; more epochs with news replayed in the batches,
+# and a larger model (the Hub GPT-2 on Colab), are the next things to try.
 
 # %% [markdown]
 # The lesson's measured figures are saved for the interview bank when `scripts/run_lessons.py` runs the lesson

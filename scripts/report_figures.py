@@ -262,13 +262,22 @@ def gpt_control_section() -> str:
             rows.append([alpha, judge, pct(control["POS"]["judged_positive"][judge]),
                          pct(control["none"]["judged_positive"][judge]), pct(1 - control["NEG"]["judged_positive"][judge]),
                          f"{result['news']:.1f}", f"{result['reviews']:.1f}"])
+    for name, run in r.items():  # saved models sampled again with the same settings (e.g. more epochs)
+        if run.get("kind") == "sampling":
+            for setting, control in run["results"].items():
+                if setting.startswith("{") and json.loads(setting) == {"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2}:
+                    for judge in control["POS"]["judged_positive"]:
+                        rows.append([f"1.0 ({run['model']})", judge, pct(control["POS"]["judged_positive"][judge]),
+                                     pct(control["none"]["judged_positive"][judge]),
+                                     pct(1 - control["NEG"]["judged_positive"][judge]), "–", "–"])
     fine_tuned = figures["alphas"]["1.0"]["control"]
     obeyed = min(min(fine_tuned["POS"]["judged_positive"].values()), 1 - max(fine_tuned["NEG"]["judged_positive"].values()))
     best_news = min(result["news"] for result in figures["alphas"].values())
     return "\n".join([
         f"`{full['command']}` ({full['hardware']}, {full['date']}): course-gpt fine-tuned on all training reviews with "
         f"control tokens; {full['settings']['samples']} samples per condition, same prompts and sampling; `alpha` "
-        "interpolates the weights between the starting (0) and the fine-tuned (1) model.", "",
+        "interpolates the weights between the starting (0) and the fine-tuned (1) model; `runs/gpt-lr5e-4-e2` is the same "
+        "recipe for 2 epochs, sampled again (`python bench/gpt_control.py sample --name lr5e-4-e2`).", "",
         "Each judge on real test reviews (its ceiling):", "", table(["judge", "negative right", "positive right"], judge_rows), "",
         table(["alpha", "judge", "[POS] judged positive", "no control token: positive", "[NEG] judged negative",
                "news perplexity", "review perplexity"], rows), "",
