@@ -19,17 +19,20 @@ from lesson_sources import exercise_namespace
 
 LESSONS = {"00": "00_setup_and_tour", "01": "01_pretraining", "02": "02_bert_classification",
            "03": "03_finetuning_strategies", "04": "04_overfitting", "05": "05_gpt_generation",
-           "06": "06_gpt_finetuning", "07": "07_ner", "09": "09_scaling_out", "11": "11_build_it_yourself"}
+           "06": "06_gpt_finetuning", "07": "07_ner", "08": "08_deployment", "09": "09_scaling_out",
+           "11": "11_build_it_yourself"}
 ANSWER_NAMES = {"00.1": "unk_characters", "01.1": "mask_tokens", "01.2": "next_token_loss", "01.3": "pack",
                 "02.1": "pad_batch", "02.2": "compute_metrics", "02.3": "predict", "03.1": "count_parameters",
                 "03.2": "freeze_bottom", "03.3": "make_lora_config", "04.1": "EarlyStopping", "04.2": "augment",
                 "04.3": ("fgm_attack", "fgm_restore"), "05.1": "top_k_filter", "05.2": "top_p_filter",
                 "05.3": "apply_temperature", "05.4": "greedy_generate", "06.1": "control_example",
                 "06.2": "distinct_2", "06.3": "copies_training", "07.1": "bio_from_spans", "07.2": "spans_from_bio",
-                "07.3": "align_word_labels", "07.4": "entity_f1", "09.1": "rank_shard", "09.2": "adam_memory",
-                "09.3": "zero_memory_per_gpu", "09.4": "scaled_batch_and_lr", "11.1": "attention",
-                "11.2": "embed_by_hand", "11.3": "static_and_contextual", "11.4": "LoRALinear", "11.5": "token_stats",
-                "11.6": "prompt_ids", "11.7": "read_scalars"}
+                "07.3": "align_word_labels", "07.4": "entity_f1", "08.1": "size_on_disk_bytes",
+                "08.2": "distillation_loss", "08.3": "validate_texts", "08.4": "head_parameters",
+                "09.1": "rank_shard", "09.2": "adam_memory", "09.3": "zero_memory_per_gpu",
+                "09.4": "scaled_batch_and_lr", "11.1": "attention", "11.2": "embed_by_hand",
+                "11.3": "static_and_contextual", "11.4": "LoRALinear", "11.5": "token_stats", "11.6": "prompt_ids",
+                "11.7": "read_scalars"}
 _NAMESPACES: dict[tuple[str, str], dict] = {}
 
 
@@ -1320,6 +1323,292 @@ def f1_word(gold, predicted):
     return "high"
 
 
+# ------------------------------------------------------------------ 08.1
+def size_payload(tensors):  # right: the payload only (elements x bytes per element), the header left out
+    return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def size_in_memory(tensors):  # right: the bytes safetensors would write, serialised in memory, as a NumPy int
+    from safetensors.torch import save
+
+    return np.int64(len(save(tensors)))
+
+
+def size_nbytes_tensor(tensors):  # right: nbytes, summed as a one-element tensor
+    return torch.tensor([float(sum(t.nbytes for t in tensors.values()))])
+
+
+def size_elements(tensors):
+    return sum(t.numel() for t in tensors.values())
+
+
+def size_four_bytes_each(tensors):  # every element taken as fp32
+    return 4 * sum(t.numel() for t in tensors.values())
+
+
+def size_dtype_table(tensors):  # a table of bytes per dtype that misses bf16 and int64 (4 bytes by default)
+    table = {torch.float32: 4, torch.float16: 2, torch.int8: 1}
+    return sum(t.numel() * table.get(t.dtype, 4) for t in tensors.values())
+
+
+def size_bits(tensors):
+    return 8 * size_payload(tensors)
+
+
+def size_megabytes(tensors):
+    return size_payload(tensors) / 1e6
+
+
+def size_first_tensor(tensors):  # only the first tensor of the dict
+    tensor = next(iter(tensors.values()))
+    return tensor.numel() * tensor.element_size()
+
+
+def size_string(tensors):
+    return f"{size_payload(tensors) / 2**20:.1f} MB"
+
+
+# ------------------------------------------------------------------ 08.2
+def distill_library(student_logits, teacher_logits, labels, temperature, alpha):  # right: the course helper
+    from helpers.compression import distillation_loss
+
+    return distillation_loss(student_logits, teacher_logits, labels, temperature, alpha)
+
+
+def distill_by_hand_float64(student_logits, teacher_logits, labels, temperature, alpha):
+    """Right: KL written out as sum p_t (log p_t - log p_s), in float64, the cross-entropy by gather."""
+    student, teacher = student_logits.double(), teacher_logits.double()
+    log_p_teacher = torch.log_softmax(teacher / temperature, dim=-1)
+    log_p_student = torch.log_softmax(student / temperature, dim=-1)
+    kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=-1).mean()
+    hard = -torch.log_softmax(student, dim=-1).gather(1, labels.unsqueeze(1)).mean()
+    return (alpha * temperature**2 * kl + (1 - alpha) * hard).reshape(1)
+
+
+def distill_probability_target(student_logits, teacher_logits, labels, temperature, alpha):
+    """Right: F.kl_div with the teacher's probabilities (log_target=False), as in most tutorials."""
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), F.softmax(teacher_logits / temperature, dim=1),
+                    reduction="batchmean")
+    return alpha * temperature * temperature * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+
+
+def _kl(student, teacher, temperature, reduction="batchmean"):
+    return F.kl_div(F.log_softmax(student / temperature, -1), F.log_softmax(teacher / temperature, -1),
+                    log_target=True, reduction=reduction)
+
+
+def distill_no_t_squared(s, t, y, temperature, alpha):
+    return alpha * _kl(s, t, temperature) + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_reversed_kl(s, t, y, temperature, alpha):
+    reverse = F.kl_div(F.log_softmax(t / temperature, -1), F.log_softmax(s / temperature, -1), log_target=True,
+                       reduction="batchmean")
+    return alpha * reverse * temperature**2 + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_mean_reduction(s, t, y, temperature, alpha):
+    import warnings
+
+    with warnings.catch_warnings():  # PyTorch warns that 'mean' is not the KL divergence: the mistake itself
+        warnings.simplefilter("ignore", UserWarning)
+        return alpha * _kl(s, t, temperature, "mean") * temperature**2 + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_sum_reduction(s, t, y, temperature, alpha):
+    return alpha * _kl(s, t, temperature, "sum") * temperature**2 + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_swapped_alpha(s, t, y, temperature, alpha):
+    return (1 - alpha) * _kl(s, t, temperature) * temperature**2 + alpha * F.cross_entropy(s, y)
+
+
+def distill_teacher_not_softened(s, t, y, temperature, alpha):
+    soft = F.kl_div(F.log_softmax(s / temperature, -1), F.log_softmax(t, -1), log_target=True, reduction="batchmean")
+    return alpha * soft * temperature**2 + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_student_not_softened(s, t, y, temperature, alpha):
+    soft = F.kl_div(F.log_softmax(s, -1), F.log_softmax(t / temperature, -1), log_target=True, reduction="batchmean")
+    return alpha * soft * temperature**2 + (1 - alpha) * F.cross_entropy(s, y)
+
+
+def distill_hard_on_softened(s, t, y, temperature, alpha):  # the labels' cross-entropy on the softened logits too
+    return alpha * _kl(s, t, temperature) * temperature**2 + (1 - alpha) * F.cross_entropy(s / temperature, y)
+
+
+def distill_python_float(s, t, y, temperature, alpha):
+    return ref("08.2")(s, t, y, temperature, alpha).item()
+
+
+def distill_detached(s, t, y, temperature, alpha):
+    return ref("08.2")(s.detach(), t, y, temperature, alpha)
+
+
+def distill_per_example(s, t, y, temperature, alpha):  # reduction='none': one loss per example
+    return alpha * _kl(s, t, temperature, "none").sum(-1) * temperature**2 + (1 - alpha) * F.cross_entropy(
+        s, y, reduction="none")
+
+
+# ------------------------------------------------------------------ 08.3
+def validate_with_service(payload, max_texts, max_chars):  # right: the service's own check, its error re-raised
+    from helpers.serve import Limits, RequestError, validate_request
+
+    try:
+        return validate_request(payload, Limits(max_texts=max_texts, max_chars=max_chars))
+    except RequestError as error:
+        raise ValueError(error.message) from None
+
+
+class RequestInvalid(ValueError):
+    """A ValueError subclass, as pydantic's ValidationError is."""
+
+
+def validate_tuple(payload, max_texts, max_chars):  # right: another order of checks, a tuple, a ValueError subclass
+    try:
+        (key, value), = payload.items()
+    except (AttributeError, ValueError):
+        raise RequestInvalid('send a JSON object with exactly one field, "text" or "texts"') from None
+    if key not in ("text", "texts") or (key == "text") != isinstance(value, str) or (key == "texts") != isinstance(
+            value, list):
+        raise RequestInvalid('send {"text": "a review"} or {"texts": ["a review", ...]}')
+    texts = (value,) if key == "text" else tuple(value)
+    problems = [i for i, text in enumerate(texts) if not isinstance(text, str) or text.isspace() or not text
+                or len(text) > max_chars]
+    if not 1 <= len(texts) <= max_texts or problems:
+        raise RequestInvalid(f"send 1 to {max_texts} non-blank texts of at most {max_chars} characters")
+    return texts
+
+
+def _texts_of(payload):
+    return [payload["text"]] if "text" in payload else payload["texts"]
+
+
+def validate_no_type_check(payload, max_texts, max_chars):
+    if not isinstance(payload, dict) or set(payload) - {"text", "texts"} or len(payload) != 1:
+        raise ValueError("send text or texts")
+    texts = _texts_of(payload)
+    if not isinstance(texts, list) or not texts or len(texts) > max_texts:
+        raise ValueError("bad number of texts")
+    if any(not text.strip() or len(text) > max_chars for text in texts):  # .strip() on a number: AttributeError
+        raise ValueError("bad text")
+    return texts
+
+
+def validate_no_blank_check(payload, max_texts, max_chars):
+    if not isinstance(payload, dict) or set(payload) - {"text", "texts"} or len(payload) != 1:
+        raise ValueError("send text or texts")
+    texts = _texts_of(payload)
+    if not isinstance(texts, list) or not texts or len(texts) > max_texts:
+        raise ValueError("bad texts")
+    if any(not isinstance(t, str) or len(t) > max_chars for t in texts):
+        raise ValueError("bad text")
+    return texts
+
+
+def validate_strips_spaces_only(payload, max_texts, max_chars):  # strip(" "): tabs, newlines, full-width spaces pass
+    if not isinstance(payload, dict) or set(payload) - {"text", "texts"} or len(payload) != 1:
+        raise ValueError("send text or texts")
+    texts = _texts_of(payload)
+    if not isinstance(texts, list) or not texts or len(texts) > max_texts:
+        raise ValueError("bad texts")
+    if any(not isinstance(t, str) or not t.strip(" ") or len(t) > max_chars for t in texts):
+        raise ValueError("bad text")
+    return texts
+
+
+def validate_silent_error(payload, max_texts, max_chars):
+    texts = [payload.get("text")] if isinstance(payload, dict) and "text" in payload else None
+    if texts is None and isinstance(payload, dict) and isinstance(payload.get("texts"), list):
+        texts = payload["texts"]
+    if (not texts or len(texts) > max_texts or set(payload) - {"text", "texts"} or len(payload) != 1
+            or any(not isinstance(t, str) or not t.strip() or len(t) > max_chars for t in texts)):
+        raise ValueError("")
+    return texts
+
+
+def validate_off_by_one(payload, max_texts, max_chars):  # >= where > is meant: the limits themselves refused
+    texts = ref("08.3")(payload, max_texts, max_chars)
+    if len(texts) >= max_texts or any(len(text) >= max_chars for text in texts):
+        raise ValueError(f"at most {max_texts} texts of at most {max_chars} characters")
+    return texts
+
+
+def validate_fixed_limits(payload, max_texts, max_chars):  # the lesson's limits written in, the arguments ignored
+    return ref("08.3")(payload, 4, 20)
+
+
+def validate_text_may_be_a_list(payload, max_texts, max_chars):
+    if isinstance(payload, dict) and isinstance(payload.get("text"), list):
+        payload = {"texts": payload["text"]}
+    return ref("08.3")(payload, max_texts, max_chars)
+
+
+def validate_both_fields(payload, max_texts, max_chars):  # "text" wins when both are sent
+    if isinstance(payload, dict) and "text" in payload:
+        payload = {key: value for key, value in payload.items() if key != "texts"}
+    return ref("08.3")(payload, max_texts, max_chars)
+
+
+def validate_returns_payload(payload, max_texts, max_chars):
+    return payload
+
+
+def validate_key_error(payload, max_texts, max_chars):  # reads a field before checking it is there: KeyError, a 500
+    if not payload["texts" if "texts" in payload else "text"]:
+        raise ValueError("send at least one non-empty text")
+    return ref("08.3")(payload, max_texts, max_chars)
+
+
+# ------------------------------------------------------------------ 08.4
+def head_from_layers(hidden_size, head_size):  # right: count the slices as nn.Linear layers of the right shapes
+    from torch import nn
+
+    query_key_value = 3 * sum(p.numel() for p in nn.Linear(hidden_size, head_size).parameters())
+    output_columns = nn.Linear(head_size, hidden_size, bias=False).weight.numel()
+    return query_key_value + output_columns
+
+
+def head_numpy_float(hidden_size, head_size):  # right: a NumPy float from a formula written differently
+    return np.float64(head_size * (4 * hidden_size + 3))
+
+
+def head_no_biases(hidden_size, head_size):
+    return 3 * hidden_size * head_size + hidden_size * head_size
+
+
+def head_no_output(hidden_size, head_size):
+    return 3 * (hidden_size * head_size + head_size)
+
+
+def head_qkv_weights_only(hidden_size, head_size):
+    return 3 * hidden_size * head_size
+
+
+def head_output_bias_per_head(hidden_size, head_size):  # the output projection as if it lost rows and their biases
+    return 4 * (hidden_size * head_size + head_size)
+
+
+def head_output_bias_counted(hidden_size, head_size):
+    return ref("08.4")(hidden_size, head_size) + hidden_size
+
+
+def head_swapped(hidden_size, head_size):
+    return ref("08.4")(head_size, hidden_size)
+
+
+def head_whole_layer(hidden_size, head_size):
+    return 4 * (hidden_size * hidden_size + hidden_size)
+
+
+def head_guess(hidden_size, head_size):
+    return 2 * hidden_size * head_size + 7
+
+
+def head_string(hidden_size, head_size):
+    return f"{ref('08.4')(hidden_size, head_size):,}"
+
+
 # ------------------------------------------------------------------ 09.1
 def _permutation(n, seed, epoch):
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
@@ -2012,6 +2301,9 @@ ALTERNATIVES = {  # correct answers written differently: each must pass
     "06.3": [copies_sliding_training],
     "07.1": [bio_library, bio_tuple_by_slices], "07.2": [spans_library, spans_lists_last_first],
     "07.3": [align_library, align_tensor], "07.4": [f1_seqeval, f1_numpy_counts],
+    "08.1": [size_payload, size_in_memory, size_nbytes_tensor],
+    "08.2": [distill_library, distill_by_hand_float64, distill_probability_target],
+    "08.3": [validate_with_service, validate_tuple], "08.4": [head_from_layers, head_numpy_float],
     "09.1": [shard_numpy, shard_sampler], "09.2": [adam_floats, adam_numpy], "09.3": [zero_whole_bytes, zero_numpy],
     "09.4": [batch_numpy_list, batch_tensor], "11.1": [attention_sdpa, attention_float64_large_negative],
     "11.2": [embed_module, embed_float64], "11.3": [vectors_course, vectors_hidden_states_with_grad],
@@ -2102,6 +2394,26 @@ MUTANTS = {  # plausible wrong answers, each with a fragment of the specific mes
              (f1_per_sentence_average, "pool the counts"), (f1_macro, "(macro)"),
              (f1_precision_only, "precision alone"), (f1_recall_only, "recall alone"),
              (f1_strict_reading, "starts one, as seqeval reads it"), (f1_word, "expected a number")],
+    "08.1": [(size_elements, "that is the number of elements"), (size_four_bytes_each, "4 bytes for every element"),
+             (size_dtype_table, "the file has"), (size_bits, "BITS"), (size_megabytes, "not kilobytes or megabytes"),
+             (size_first_tensor, "only one tensor"), (size_string, "expected a number")],
+    "08.2": [(distill_no_t_squared, "by T²"), (distill_reversed_kl, "wrong way"),
+             (distill_mean_reduction, "'mean' also divides"), (distill_sum_reduction, "'sum' adds it up"),
+             (distill_swapped_alpha, "swapped them"), (distill_teacher_not_softened, "Soften the teacher"),
+             (distill_student_not_softened, "Soften the student"), (distill_hard_on_softened, "RAW logits"),
+             (distill_python_float, "one-element tensor"), (distill_detached, "no gradient"),
+             (distill_per_example, "one-element tensor")],
+    "08.3": [(validate_no_type_check, "becomes a 500"), (validate_no_blank_check, "an empty text"),
+             (validate_strips_spaces_only, "only whitespace"), (validate_silent_error, "without a message"),
+             (validate_off_by_one, "limits are inclusive"),
+             (validate_fixed_limits, "limits passed as arguments"),
+             (validate_text_may_be_a_list, '"text" holding a list'), (validate_both_fields, 'both "text" and "texts"'),
+             (validate_returns_payload, "return the texts"), (validate_key_error, "KeyError")],
+    "08.4": [(head_no_biases, "left out the biases"), (head_no_output, "left out the output projection"),
+             (head_qkv_weights_only, "count the biases"), (head_output_bias_per_head, "its bias has one entry"),
+             (head_output_bias_counted, "its bias has one entry"), (head_swapped, "swapped the arguments"),
+             (head_whole_layer, "whole attention layer"), (head_guess, "owns head_size rows"),
+             (head_string, "expected a number")],
     "09.1": [(shard_seeded_by_rank, "overlap"), (shard_padded_like_default_sampler, "shard sizes"),
              (shard_contiguous_blocks, "contiguous block"), (shard_unshuffled, "not shuffled"),
              (shard_ignores_epoch, "same order"), (shard_drops_first, "FIRST n % world_size"),
