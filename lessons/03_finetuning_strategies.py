@@ -105,6 +105,32 @@ if bench is not None:
     plt.show()
 
 # %% [markdown]
+# A smaller benchmark with the same protocol is already measured: 500 labels, 3 seeds, the shipped checkpoint and two
+# task-adaptive variants of it (more masked-LM passes over the review training text, 60 CPU minutes each), next to
+# scratch and TF-IDF on the same three label draws (`bench/pretraining_ablation.py`; RESULTS.md has the command):
+
+# %%
+ablation_file = results_file.parent / "pretraining_ablation.json"
+ablation = json.loads(ablation_file.read_text(encoding="utf-8")) if ablation_file.is_file() else None
+if ablation is None:
+    print("bench/results/pretraining_ablation.json is not here: run bench/pretraining_ablation.py (see its docstring)")
+else:
+    ablation_rows = [{"arm": f"pretrained: {row['name']}", "recipe": row["recipe"], "mean": row["downstream_500"]["mean"],
+             "sd": row["downstream_500"]["sd"], "seeds": row["downstream_500"]["seeds"]} for row in ablation["rows"]]
+    ablation_rows += [{"arm": row["arm"], "recipe": "", "mean": row["mean"], "sd": row["sd"], "seeds": row["seeds"]}
+                      for row in ablation["same_labels_other_arms"]]
+    ablation_table = pd.DataFrame(ablation_rows).set_index("arm")
+    display(ablation_table.style.format({"mean": "{:.1%}", "sd": "{:.1%}"}))
+    shipped = ablation_table.loc["pretrained: shipped"]
+    for other in ("from scratch", "TF-IDF + logistic regression"):
+        gap = shipped["mean"] - ablation_table.loc[other, "mean"]
+        print(f"shipped course-bert - {other}: {100 * gap:+.1f} points (sd over seeds {100 * shipped['sd']:.1f})")
+
+# %% [markdown]
+# Read every gap against the spread over seeds: a difference smaller than the seed-to-seed sd (and the ~1-point
+# standard error of one test split) is not a result, in either direction.
+
+# %% [markdown]
 # How to read it: the gap between the pretrained and the scratch curve is what pretraining bought at each number
 # of labels, and the TF-IDF curve is the bar any neural model has to clear. The gaps, computed from the file:
 
