@@ -294,18 +294,20 @@ record_lesson_figures("06", {
 # %% [markdown]
 # ## 7. Exercises (练习)
 #
-# **Exercise 06.1.** Write `control_example(text, label, tokenizer, max_length)`: the ids of the control token
-# (`[POS]` for label 1, `[NEG]` for 0), then the review without special tokens, truncated so that the whole
-# example fits in `max_length`, then `[SEP]`. (This is the part after the text start: section 1's examples put
-# `START` in front and build the labels with -100 on the start and the control token.)
+# **Exercise 06.1.** Write `control_example(text, label, tokenizer, start_ids, max_length)`, the example section 1
+# built with the helper: a dict with `input_ids` = `start_ids`, the control token (`[POS]` for label 1, `[NEG]` for 0),
+# the review's ids without special tokens (truncated so the whole example fits in `max_length`), `[SEP]`; and
+# `labels` = the same ids with -100 on the start and on the control token.
 
 # %% tags=["exercise"]
-def control_example(text, label, tokenizer, max_length):
-    """[control token] + review ids (truncated) + [SEP], as a list of ints."""
+def control_example(text, label, tokenizer, start_ids, max_length):
+    """start + control token + review ids (truncated) + [SEP]; labels masked (-100) on the start and the control."""
     ### BEGIN SOLUTION
     control = tokenizer.convert_tokens_to_ids("[POS]" if label == 1 else "[NEG]")
-    body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - 2]
-    return [control] + body + [tokenizer.sep_token_id]
+    prefix = list(start_ids) + [control]
+    body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - len(prefix) - 1]
+    body = body + [tokenizer.sep_token_id]
+    return {"input_ids": prefix + body, "labels": [-100] * len(prefix) + body}
     ### END SOLUTION
     ### BEGIN STUB
     raise NotImplementedError("Exercise 06.1: replace this line with your code")

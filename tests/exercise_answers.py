@@ -954,40 +954,60 @@ def greedy_second_best(model, input_ids, max_new_tokens):
 
 
 # ------------------------------------------------------------------ 06.1 / 06.2 / 06.3
-def control_tensor(text, label, tokenizer, max_length):  # right: a tensor
-    return torch.tensor(ref("06.1")(text, label, tokenizer, max_length))
+def control_tensors(text, label, tokenizer, start_ids, max_length):  # right: tensors
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    return {key: torch.tensor(value) for key, value in example.items()}
 
 
-def control_last(text, label, tokenizer, max_length):
-    ids = ref("06.1")(text, label, tokenizer, max_length)
-    return ids[1:-1] + [ids[0], ids[-1]]
+def control_position_zero_unmasked(text, label, tokenizer, start_ids, max_length):  # right: label 0 is never used
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    return {"input_ids": example["input_ids"], "labels": example["input_ids"][:1] + example["labels"][1:]}
 
 
-def control_no_sep(text, label, tokenizer, max_length):
-    return ref("06.1")(text, label, tokenizer, max_length + 1)[:-1]
+def control_before_start(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, [], max_length - len(start_ids))
+    ids = example["input_ids"][:1] + list(start_ids) + example["input_ids"][1:]
+    return {"input_ids": ids, "labels": [-100] * (len(start_ids) + 1) + example["labels"][1:]}
 
 
-def control_no_truncation(text, label, tokenizer, max_length):
-    return ref("06.1")(text, label, tokenizer, 10_000)
+def control_only_start_masked(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    ids = example["input_ids"]
+    return {"input_ids": ids, "labels": [-100] * len(start_ids) + ids[len(start_ids):]}
 
 
-def control_truncates_one_short(text, label, tokenizer, max_length):
-    ids = ref("06.1")(text, label, tokenizer, 10_000)
-    return ids[:1] + ids[1:-1][: max_length - 1] + ids[-1:]
+def control_nothing_masked(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    return {"input_ids": example["input_ids"], "labels": list(example["input_ids"])}
 
 
-def control_with_cls(text, label, tokenizer, max_length):
-    control = tokenizer.convert_tokens_to_ids("[POS]" if label == 1 else "[NEG]")
-    return [control] + tokenizer(text, truncation=True, max_length=max_length - 1)["input_ids"]
+def control_labels_shifted(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    return {"input_ids": example["input_ids"], "labels": example["labels"][1:] + [-100]}
 
 
-def control_swapped_labels(text, label, tokenizer, max_length):
-    return ref("06.1")(text, 1 - label, tokenizer, max_length)
+def control_no_sep(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length + 1)
+    return {key: value[:-1] for key, value in example.items()}
 
 
-def control_truncates_text(text, label, tokenizer, max_length):
-    control = tokenizer.convert_tokens_to_ids("[POS]" if label == 1 else "[NEG]")
-    return [control] + tokenizer(text[: max_length - 2], add_special_tokens=False)["input_ids"] + [tokenizer.sep_token_id]
+def control_no_truncation(text, label, tokenizer, start_ids, max_length):
+    return ref("06.1")(text, label, tokenizer, start_ids, 10_000)
+
+
+def control_truncates_one_short(text, label, tokenizer, start_ids, max_length):
+    example = ref("06.1")(text, label, tokenizer, start_ids, max_length)
+    if len(example["input_ids"]) < max_length:  # nothing was cut: cut one more review id than needed anyway
+        return example
+    return {key: value[:-2] + value[-1:] for key, value in example.items()}
+
+
+def control_swapped_labels(text, label, tokenizer, start_ids, max_length):
+    return ref("06.1")(text, 1 - label, tokenizer, start_ids, max_length)
+
+
+def control_ids_only(text, label, tokenizer, start_ids, max_length):
+    return ref("06.1")(text, label, tokenizer, start_ids, max_length)["input_ids"]
 
 
 def distinct_per_text(texts):
@@ -2297,7 +2317,7 @@ ALTERNATIVES = {  # correct answers written differently: each must pass
     "03.3": [lora_regex, lora_modules_to_save], "04.1": [StopCounter], "04.2": [augment_per_character, augment_helper],
     "04.3": [(fgm_attack_dict, fgm_restore_dict)], "05.1": [top_k_exactly_k, top_k_library],
     "05.2": [top_p_library, top_p_other_tie_break], "05.3": [temperature_float64],
-    "05.4": [greedy_with_cache, greedy_generate_call], "06.1": [control_tensor], "06.2": [],
+    "05.4": [greedy_with_cache, greedy_generate_call], "06.1": [control_tensors, control_position_zero_unmasked], "06.2": [],
     "06.3": [copies_sliding_training],
     "07.1": [bio_library, bio_tuple_by_slices], "07.2": [spans_library, spans_lists_last_first],
     "07.3": [align_library, align_tensor], "07.4": [f1_seqeval, f1_numpy_counts],
@@ -2368,9 +2388,10 @@ MUTANTS = {  # plausible wrong answers, each with a fragment of the specific mes
     "05.4": [(greedy_first_position, "LAST position"), (greedy_new_tokens_only, "prompt followed by"),
              (greedy_one_more, "prompt followed by"), (greedy_list, "return a tensor"),
              (greedy_second_best, "LAST position")],
-    "06.1": [(control_last, "first id"), (control_no_sep, "[SEP]"), (control_no_truncation, "truncate"),
-             (control_truncates_one_short, "fit in max_length"), (control_with_cls, "add_special_tokens=False"),
-             (control_swapped_labels, "must be the control token"), (control_truncates_text, "ids")],
+    "06.1": [(control_before_start, "begin with start_ids"), (control_only_start_masked, "only the start is masked"),
+             (control_nothing_masked, "must be -100"), (control_labels_shifted, "shifted the labels by hand"),
+             (control_no_sep, "[SEP]"), (control_no_truncation, "truncate"), (control_truncates_one_short, "as many"),
+             (control_swapped_labels, "must be the control token"), (control_ids_only, "return a dict")],
     "06.2": [(distinct_per_text, "averaged per text"), (distinct_joined, "joined the texts"),
              (distinct_per_text_count, "expected"), (distinct_crashes_when_empty, "no bigram at all, return 0.0"),
              (distinct_string, "expected a number")],

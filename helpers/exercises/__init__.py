@@ -20,7 +20,7 @@ other lessons import hold the same logic on purpose (the checker compares the tw
 00.1 ``helpers.tokenization.unk_rate``-style [UNK] lookup; 01.1 ``helpers.pretraining.mask_tokens``;
 01.3 ``helpers.pretraining.pack_blocks``; 03.1 ``helpers.training.count_parameters``;
 03.2 ``helpers.finetune_strategies.freeze_bottom_layers``; 04.3 ``helpers.regularization.FGM``;
-05.1-05.3 transformers' logits processors; 06.2 ``helpers.text_metrics.distinct_n``;
+05.1-05.3 transformers' logits processors; 06.1 ``helpers.control_codes.control_example``; 06.2 ``helpers.text_metrics.distinct_n``;
 06.3 ``helpers.text_metrics.copies_stretch``; 07.1/07.2 ``helpers.ner.spans_to_bio`` / ``bio_to_spans``;
 07.4 the checker's own span-counting F1 (a library-free reference next to seqeval's);
 09.3 ``helpers.scaling.zero_bytes_per_device``; 11.x ``helpers.mechanisms``.

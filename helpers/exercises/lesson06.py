@@ -1,4 +1,4 @@
-"""Lesson 06 exercises: a control-token training example, distinct-2, and a verbatim-copy detector."""
+"""Lesson 06 exercises: a control-token training example with its loss mask, distinct-2, and a verbatim-copy detector."""
 
 from __future__ import annotations
 
@@ -20,48 +20,86 @@ def _tokenizer():
 _REVIEW_CHARS = "质量很好太差了不推荐物流快服务态度一般房间干净早餐书内容精彩价格便宜，。！"
 
 
-@register("06.1", "a control-token training example")
-def check_control_example(answer: Any, seed: int = 0) -> str:
-    """``answer(text, label, tokenizer, max_length)`` -> ids: control token, review (truncated), [SEP].
+def _start_options(tokenizer) -> list[list[int]]:
+    """Text starts a checker tries: the course GPT's [SEP], the Hub GPT-2's [CLS], and none."""
+    return [[tokenizer.sep_token_id], [tokenizer.cls_token_id], []]
 
-    Edge cases: both labels (so [POS]/[NEG] swapped fails), a review far longer than ``max_length`` (no
-    truncation, truncating to max_length - 1, or cutting after adding [SEP] fails), ``max_length=2`` (the
-    control token and [SEP] only), an empty review, a review with Latin letters and digits (several characters
-    per token, so truncating the *text* instead of the ids fails). Plus 20 random reviews and lengths.
-    Wrong ideas told apart: the control token last, no [SEP], [CLS] added by the tokenizer, the label's name as
-    text instead of the control token. Accepted: a list of ints, a 1-D tensor or array.
+
+@register("06.1", "a control-token training example with its loss mask")
+def check_control_example(answer: Any, seed: int = 0) -> str:
+    """``answer(text, label, tokenizer, start_ids, max_length)`` -> ``{"input_ids": [...], "labels": [...]}``.
+
+    ``input_ids``: ``start_ids``, the control token ([POS] for 1, [NEG] for 0), the review's ids (no special
+    tokens, truncated so the whole example fits in ``max_length``), [SEP]. ``labels``: the same ids, with -100 on
+    every start position and on the control token. Position 0's label is never used (the model shifts labels by
+    one), so any value there is accepted; every other position must match.
+    Edge cases: both labels, the starts [SEP], [CLS] and none, a review far longer than fits, a review with Latin
+    letters and digits (several characters per token, so truncating the text fails), an empty review, no room
+    for any review id. Plus 20 random reviews, starts and lengths.
+    Wrong ideas told apart: the control token before the start, only the start masked (no effect after the
+    shift), nothing masked, labels shifted by hand, no [SEP], no or wrong truncation, [POS]/[NEG] swapped, the
+    ids alone instead of the dict. Accepted: lists of ints, 1-D integer tensors or arrays, any mapping.
     """
     expect_callable(answer, "control_example")
     tokenizer = _tokenizer()
+    sep, cls = tokenizer.sep_token_id, tokenizer.cls_token_id
     random = rng(seed, "06.1")
-    cases = [("质量很好", 1, 16), ("太差了，不推荐", 0, 16), ("好" * 50, 1, 10), ("物流很快", 0, 2), ("", 1, 8),
-             ("iPhone 2024 wifi很好用", 1, 9)]
+    cases = [("质量很好", 1, [sep], 16), ("太差了，不推荐", 0, [sep], 16), ("好" * 50, 1, [sep], 10),
+             ("服务一般", 0, [cls], 12), ("还不错", 1, [], 12), ("", 1, [sep], 8),
+             ("iPhone 2024 wifi很好用", 1, [sep], 9), ("物流很快", 0, [sep], 3)]
     for _ in range(20):
         text = "".join(random.choice(_REVIEW_CHARS) for _ in range(random.randint(0, 40)))
-        cases.append((text, random.randint(0, 1), random.randint(2, 30)))
-    for text, label, max_length in cases:
+        start = random.choice(_start_options(tokenizer))
+        cases.append((text, random.randint(0, 1), start, random.randint(len(start) + 2, 30)))
+    for text, label, start, max_length in cases:
         control_id = tokenizer.convert_tokens_to_ids(_CONTROL[label])
-        body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - 2]
-        expected = [control_id] + body + [tokenizer.sep_token_id]
-        got = as_int_list(call_answer(answer, text, label, tokenizer, max_length), "the example")
-        where = f"for {text[:12]!r}{'...' if len(text) > 12 else ''} (label {label}, max_length {max_length})"
-        if got == expected:
-            continue
-        if not got or got[0] != control_id:
-            raise ExerciseFailed(f"{where} the first id is {got[0] if got else None}; it must be the control token "
-                                 f"{_CONTROL[label]} (id {control_id}), so generation can start from it.")
-        if got[-1] != tokenizer.sep_token_id:
-            raise ExerciseFailed(f"{where} the last id is {got[-1]}: end every example with [SEP] (id "
-                                 f"{tokenizer.sep_token_id}), so the model learns where a review stops.")
-        if len(got) > max_length:
-            raise ExerciseFailed(f"{where} you returned {len(got)} ids: truncate the review so that the control token, "
-                                 "the review and [SEP] together fit in max_length.")
-        if len(got) < len(expected):
-            raise ExerciseFailed(f"{where} you returned {len(got)} ids, {len(expected)} fit: keep max_length - 2 ids of "
-                                 "the review.")
-        raise ExerciseFailed(f"{where} you returned {got}; expected {expected}. Encode the text without special tokens "
-                             "(add_special_tokens=False), then add the control token and [SEP].")
-    return f"{len(cases)} examples right: control token first, the review truncated to fit, [SEP] last."
+        body = tokenizer(text, add_special_tokens=False)["input_ids"][: max_length - len(start) - 2] + [sep]
+        control = len(start)  # the control token's position
+        expected_ids = list(start) + [control_id] + body
+        expected_labels = [-100] * (control + 1) + body
+        got = call_answer(answer, text, label, tokenizer, list(start), max_length)
+        if not hasattr(got, "keys") or not {"input_ids", "labels"} <= set(got.keys()):
+            raise ExerciseFailed("return a dict with two lists, {'input_ids': [...], 'labels': [...]}; got "
+                                 f"{type(got).__name__}.")
+        ids, labels = as_int_list(got["input_ids"], "input_ids"), as_int_list(got["labels"], "labels")
+        where = (f"for {text[:12]!r}{'...' if len(text) > 12 else ''} (label {label}, start_ids {list(start)}, "
+                 f"max_length {max_length})")
+        if ids[:control] != list(start):
+            raise ExerciseFailed(f"{where} input_ids begin {ids[: control + 1]}: begin with start_ids (how the "
+                                 "model's pretraining texts began), then the control token.")
+        if len(ids) <= control or ids[control] != control_id:
+            raise ExerciseFailed(f"{where} the id after start_ids must be the control token {_CONTROL[label]} "
+                                 f"(id {control_id}), so generation can start from it.")
+        if ids[-1] != sep:
+            raise ExerciseFailed(f"{where} the last id is {ids[-1]}: end every example with [SEP] (id {sep}), so "
+                                 "the model learns where a review stops.")
+        if len(ids) > max_length:
+            raise ExerciseFailed(f"{where} you returned {len(ids)} input ids: truncate the review so that the start, "
+                                 "the control token, the review and [SEP] together fit in max_length.")
+        if ids != expected_ids:
+            raise ExerciseFailed(f"{where} you returned input_ids {ids}; expected {expected_ids}. Encode the text "
+                                 "without special tokens and keep as many of its ids as fit.")
+        if len(labels) != len(ids):
+            raise ExerciseFailed(f"{where} labels has {len(labels)} entries for {len(ids)} input ids: one label per "
+                                 "position.")
+        if labels[1:] == expected_labels[2:] + [-100] or labels == expected_ids[1:] + [-100]:
+            raise ExerciseFailed(f"{where} you shifted the labels by hand: GPT2LMHeadModel shifts them itself "
+                                 "(position i's logits predict label i + 1), so labels line up with input_ids.")
+        masked = range(1, control + 1)  # position 0's label is never a target, whatever it holds
+        if any(labels[i] != -100 for i in masked):
+            if control >= 1 and labels[control] != -100 and all(labels[i] == -100 for i in range(control)):
+                raise ExerciseFailed(f"{where} only the start is masked. Position 0 is never a target anyway (the "
+                                     "model shifts the labels by one), so that mask alone changes nothing: the "
+                                     "control token at position len(start_ids) needs -100.")
+            position = next(i for i in masked if labels[i] != -100)
+            raise ExerciseFailed(f"{where} the label at position {position} is {labels[position]}: the start and the "
+                                 "control token are conditions we give, never something to predict, so their labels "
+                                 "must be -100.")
+        if labels[1:] != expected_labels[1:]:
+            raise ExerciseFailed(f"{where} you returned labels {labels}; expected {expected_labels}: -100 on the "
+                                 "start and the control token, the ids themselves on the review and [SEP].")
+    return (f"{len(cases)} examples right: start, control token, the review truncated to fit, [SEP]; the start and "
+            "the control token masked with -100.")
 
 
 def reference_distinct_2(texts: list[str]) -> float:
