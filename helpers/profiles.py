@@ -66,8 +66,8 @@ class Profile:
     heldout_examples: int | None = 500  # validation reviews that choose among many runs, and held-out scores (03, 04, 06)
     min_finetune_steps: int = 300  # fewest optimizer steps of a fine-tuning run, however few the labels (03)
     label_sizes: tuple = (500,)  # lesson 03's live label-efficiency run (the full curve is bench/label_efficiency.py)
-    strategy_examples: int | None = 1000  # lesson 03's training subset for comparing strategies
-    strategy_min_steps: int = 150  # fewest optimizer steps of each strategy run in lesson 03
+    strategy_examples: int | None = 800  # lesson 03's training subset for comparing strategies
+    strategy_min_steps: int = 100  # fewest optimizer steps of each strategy run in lesson 03
     overfit_examples: int = 400  # lesson 04's deliberately small training set
     overfit_epochs: int = 6  # lesson 04's (too many) epochs
     noise_seeds: tuple = (0, 1, 2)  # lesson 04 repeats two runs over these seeds to show seed-to-seed noise
