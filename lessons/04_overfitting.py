@@ -207,7 +207,7 @@ plt.show()
 # %% [markdown]
 # Conclude from the table, not from folklore: a remedy that does not beat the baseline here (same data, same
 # budget, same seed) did not help on this data, however often it is recommended. But one seed is one draw: how
-# large is the noise? Repeat two of the runs with other seeds (the same 400 reviews; only the head's
+# large is the noise? Repeat two of the runs with other seeds (the same training reviews; only the head's
 # initialisation, the batch order and the dropout masks change):
 
 # %%
