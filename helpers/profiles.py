@@ -76,6 +76,7 @@ class Profile:
     generation_tokens: int = 60  # new characters per generated sample (05)
     generation_samples: int = 5  # samples per sampling strategy (05)
     cache_benchmark_tokens: int = 256  # tokens generated when timing the KV cache (05)
+    padding_benchmark_examples: int = 32  # reviews in the batch timed padded to 512 vs dynamically (02)
     judged_generations: int = 200  # generated reviews per control token, judged by the classifiers (06)
     control_train_examples: int | None = None  # reviews the control-token GPT is fine-tuned on; None = all (06)
     few_label_epochs: int = 10  # lesson 11: epochs of the 100-label fine-tuning next to the zero-shot prompt
@@ -126,6 +127,7 @@ PROFILES: dict[str, Profile] = {
         generation_tokens=8,
         generation_samples=2,
         cache_benchmark_tokens=16,
+        padding_benchmark_examples=8,
         judged_generations=8,
         control_train_examples=64,
         few_label_epochs=1,

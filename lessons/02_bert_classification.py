@@ -395,12 +395,12 @@ assert np.array_equal(before, after)
 # The bugs, and what each costs here, measured:
 #
 # 1. **Padding every review to 512 tokens.** Our reviews have a median of 46 characters. Time one training step
-#    on the same 32 reviews, padded to 512 vs padded to the batch's longest:
+#    on the same batch of reviews (`profile.padding_benchmark_examples`), padded to 512 vs padded to the batch's longest:
 
 # %%
 from helpers.timing import median_seconds
 
-sample_texts = train_raw["text"][: min(32, len(train_raw))]
+sample_texts = train_raw["text"][: min(profile.padding_benchmark_examples, len(train_raw))]
 sample_labels = torch.tensor(train_raw["label"][: len(sample_texts)]).to(device)
 model.train()
 
