@@ -68,7 +68,7 @@ class Profile:
     label_sizes: tuple = (500,)  # lesson 03's live label-efficiency run (the full curve is bench/label_efficiency.py)
     strategy_examples: int | None = 800  # lesson 03's training subset for comparing strategies
     strategy_min_steps: int = 100  # fewest optimizer steps of each strategy run in lesson 03
-    overfit_examples: int = 320  # lesson 04's deliberately small training set
+    overfit_examples: int = 288  # lesson 04's deliberately small training set
     overfit_epochs: int = 6  # lesson 04's (too many) epochs
     noise_seeds: tuple = (0, 1, 2)  # lesson 04 repeats two runs over these seeds to show seed-to-seed noise
     pretrain_texts: int | None = None  # lesson 01: corpus paragraphs to pretrain on (None = all)
@@ -119,7 +119,7 @@ PROFILES: dict[str, Profile] = {
         label_sizes=(16, 32),
         strategy_examples=32,
         strategy_min_steps=4,
-        overfit_examples=32,
+        overfit_examples=16,
         overfit_epochs=2,
         noise_seeds=(0, 1),
         pretrain_texts=400,
@@ -143,7 +143,7 @@ PROFILES: dict[str, Profile] = {
         memory_batch_sizes=(4,),
         latency_reviews=8,
         timing_repeats=1,
-        load_test_requests=64,
+        load_test_requests=32,
     ),
     "cpu": Profile(
         name="cpu",
