@@ -55,27 +55,24 @@ def mirror(repos: dict[str, Path]) -> Iterator[tuple[str, list[str]]]:
                     return None, repo_id
             return None, ""
 
+        def _json(self, payload: bytes, body: bool) -> None:
+            """A 200 answer with a JSON payload (sent only for GET, not HEAD)."""
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if body:
+                self.wfile.write(payload)
+
         def _answer(self, body: bool) -> None:
             log.append(f"{self.command} {self.path}")
             path, repo_id = self._file()
             if path is None and self.path.startswith(f"/api/models/{repo_id}/tree/") and repo_id:
-                payload = b"[]"  # no extra folders (e.g. chat templates) in these repositories
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(payload)
+                self._json(b"[]", body)  # no extra folders (e.g. chat templates) in these repositories
                 return
             if path is None and self.path.startswith("/api/models/") and repo_id:
                 siblings = [{"rfilename": p.name} for p in sorted(repos[repo_id].iterdir())]
-                payload = json.dumps({"id": repo_id, "sha": COMMIT, "siblings": siblings}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(payload)
+                self._json(json.dumps({"id": repo_id, "sha": COMMIT, "siblings": siblings}).encode(), body)
                 return
             if path is None:
                 self.send_response(404)
