@@ -504,12 +504,16 @@ def logits_by_length(run: Callable[[dict], object], tokenizer: PreTrainedTokeniz
 
 
 def torch_runner(model: torch.nn.Module) -> Callable[[dict], torch.Tensor]:
-    """``run(batch) -> logits`` (as float32) for a PyTorch model, under ``torch.inference_mode``."""
+    """``run(batch) -> logits`` (as float32, on the CPU) for a PyTorch model, under ``torch.inference_mode``.
+
+    The batch is moved to the model's device first, so the same runner scores with a GPU copy of a model.
+    """
     model.eval()
+    device = next(model.parameters()).device
 
     def run(batch: dict) -> torch.Tensor:
         with torch.inference_mode():
-            return model(**batch).logits.float()
+            return model(**{key: value.to(device) for key, value in batch.items()}).logits.float().cpu()
 
     return run
 

@@ -33,7 +33,7 @@ from .classification import FineTuneSettings, balanced_subset, tokenize_dataset,
 from .data import head, load_reviews
 from .env import hardware
 from .models import COURSE_CHECKPOINTS, load_pretrained, load_tokenizer
-from .profiles import Profile, set_seed
+from .profiles import Profile, get_device, set_seed
 
 CACHE_ENV_VAR = "COURSE_CACHE_DIR"  # where cached models go; default: build/deployment in the repository
 RECORD_NAME = "training_record.json"
@@ -115,9 +115,13 @@ def _train(profile: Profile, recipe: ClassifierRecipe, folder: Path, progress: b
     set_seed(recipe.seed)
     model = load_pretrained(BertForSequenceClassification, recipe.base, num_labels=2,
                             id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    # Train where the profile trains (the GPU in the gpu profile); serving and latency are measured on the CPU later.
+    device = get_device(profile)
+    model.to(device)
     settings = FineTuneSettings(epochs=recipe.epochs, batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
-                                seed=recipe.seed)
+                                seed=recipe.seed, mixed_precision=profile.mixed_precision)
     result = train_classifier(model, train, validation, tokenizer, settings, progress=progress)
+    model.to(torch.device("cpu"))
     record = {
         "recipe": asdict(recipe),
         "profile": profile.name,
@@ -127,7 +131,7 @@ def _train(profile: Profile, recipe: ClassifierRecipe, folder: Path, progress: b
         "validation_accuracy": result.best_validation_accuracy,
         "history": result.history,
         "training_seconds": round(result.seconds, 1),
-        "hardware": hardware("cpu"),
+        "hardware": hardware(device),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
     }
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))

@@ -231,6 +231,28 @@ class LaunchResult:
     def tail(self, lines: int = 15) -> str:
         return "\n".join(self.output.strip().splitlines()[-lines:])
 
+    def first_traceback(self, max_lines: int = 40) -> str:
+        """The first Python traceback in the output (a failing rank's own error), or "" if there is none.
+
+        A launcher's last lines only say *that* a rank failed; the rank's traceback, often prefixed with
+        ``[rank1]:``, is further up. Lines keep their prefix; the block ends at the exception line.
+        """
+        lines = self.output.splitlines()
+        marker = "Traceback (most recent call last):"
+        start = next((i for i, line in enumerate(lines) if marker in line), None)
+        if start is None:
+            return ""
+        prefix = lines[start][: lines[start].index(marker)]
+        block = [lines[start]]
+        for line in lines[start + 1:]:
+            if not line.startswith(prefix) or len(block) >= max_lines:
+                break
+            block.append(line)
+            body = line[len(prefix):]
+            if body and not body[0].isspace() and not body.startswith(("Traceback", "During handling", "The above")):
+                break  # the exception line, e.g. "ValueError: ..."
+        return "\n".join(block)
+
 
 def launch(command: Sequence[str], timeout_s: float, env: Mapping[str, str] | None = None,
            cwd: str | Path | None = None, check: bool = True) -> LaunchResult:
@@ -292,8 +314,10 @@ def launch_together(commands: Sequence[Sequence[str]], timeout_s: float, env: Ma
                           f"with all its processes. Last output:\n{results[0].tail()}")
     failed = [r for r in results if r.returncode != 0]
     if check and failed:
+        traceback = failed[0].first_traceback()
         raise LaunchError(f"{' '.join(failed[0].command[:6])} ... exited with code {failed[0].returncode}. "
-                          f"Last output:\n{failed[0].tail(25)}")
+                          + (f"First error in the output:\n{traceback}\n" if traceback else "")
+                          + f"Last output:\n{failed[0].tail(25)}")
     return results
 
 

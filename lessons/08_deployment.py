@@ -379,7 +379,9 @@ train_raw = (balanced_subset(reviews["train"], profile.train_examples) if profil
              else reviews["train"])
 train = tokenize_dataset(train_raw, tokenizer, MAX_LENGTH)
 validation_full = tokenize_dataset(head(reviews["validation"], profile.eval_examples), tokenizer, MAX_LENGTH)
-teacher_train_logits = logits_by_length(torch_runner(teacher), tokenizer, list(train_raw["text"]), MAX_LENGTH)
+# Training happens where the profile trains (the GPU in the gpu profile); latency is measured on the CPU afterwards.
+teacher_train_logits = logits_by_length(torch_runner(copy.deepcopy(teacher).to(device)), tokenizer,
+                                        list(train_raw["text"]), MAX_LENGTH)
 print(f"teacher's accuracy on the student's training reviews: "
       f"{(teacher_train_logits.argmax(-1) == np.array(train_raw['label'])).mean():.1%}")
 settings = FineTuneSettings(epochs=profile.epochs, batch_size=profile.batch_size, learning_rate=STUDENT_LR,
@@ -387,10 +389,10 @@ settings = FineTuneSettings(epochs=profile.epochs, batch_size=profile.batch_size
 students, student_runs = {}, {}
 for name, soft_targets in (("labels only", None), ("distilled", teacher_train_logits)):
     set_seed(0)
-    student = student_from_teacher(teacher, STUDENT_FROM)
+    student = student_from_teacher(teacher, STUDENT_FROM).to(device)
     student_runs[name] = train_student(student, train, validation_full, tokenizer, settings, soft_targets,
                                        temperature=TEMPERATURE, alpha=ALPHA)
-    students[name] = student
+    students[name] = student.to("cpu").eval()
 pd.DataFrame([{"student": name, "best epoch": run.best_epoch, "validation accuracy": run.best_validation_accuracy,
                "training time (s)": run.seconds} for name, run in student_runs.items()]).round(4)
 

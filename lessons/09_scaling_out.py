@@ -126,13 +126,17 @@ check("09.1", rank_shard)
 from helpers.distributed import accelerate_command, launch, relative_parameter_difference, torchrun_command
 from helpers.train_distributed import RunSettings, load_run, run
 
-BATCH, STEPS = profile.scaling_batch_size, profile.scaling_steps
-HALF = BATCH // 2
+from helpers.profiles import PROFILES
+
 # Two processes need a GPU each; with fewer than two GPUs every run of this section uses the CPU (gloo), so that
-# all the runs compared below compute on the same hardware.
+# all the runs compared below compute on the same hardware. On the CPU the runs take the cpu profile's sizes
+# (the gpu profile's would take most of an hour there).
 RUN_DEVICE = "cuda" if torch.cuda.device_count() >= 2 else "cpu"
-common = dict(train_examples=BATCH * STEPS, eval_examples=profile.heldout_examples or 1736,
-              max_length=profile.scaling_max_length, max_steps=STEPS, dropout=0.0, log_every=max(1, STEPS // 3),
+sizes = PROFILES["cpu"] if RUN_DEVICE == "cpu" and profile.name == "gpu" else profile
+BATCH, STEPS = sizes.scaling_batch_size, sizes.scaling_steps
+HALF = BATCH // 2
+common = dict(train_examples=BATCH * STEPS, eval_examples=sizes.heldout_examples or 1736,
+              max_length=sizes.scaling_max_length, max_steps=STEPS, dropout=0.0, log_every=max(1, STEPS // 3),
               device=RUN_DEVICE)
 flags = [f"--{key.replace('_', '-')}={value}" for key, value in common.items()]
 print(f"{STEPS} optimizer steps of {BATCH} reviews (at most {common['max_length']} tokens each), "

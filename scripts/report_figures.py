@@ -61,6 +61,8 @@ def runtime_section() -> str:
         figures = r.get(profile, {}).get(lesson)
         if not figures:
             return "not measured yet"
+        if figures.get("status"):  # a run that failed or did not finish, said as such
+            return figures["status"]
         memory = (f"{figures['peak_gpu_mib'] / 1024:.1f} GiB GPU" if figures.get("peak_gpu_mib") is not None
                   else f"{figures['peak_rss_mib'] / 1024:.1f} GiB RAM")
         return f"{figures['seconds'] / 60:.1f} min, peak {memory}"
@@ -70,6 +72,16 @@ def runtime_section() -> str:
     over = [lesson for lesson in lessons if r.get("cpu", {}).get(lesson, {}).get("seconds", 0) > 600]
     budget = ("Every lesson measured in the cpu profile fits the 10-minute budget." if not over else
               f"Over the 10-minute cpu budget: {', '.join(over)}.")
+    gpu = r.get("gpu", {})
+    if gpu:
+        timed = {lesson: f for lesson, f in gpu.items() if "seconds" in f}
+        over_gpu = [f"{lesson} ({f['seconds'] / 60:.1f} min)" for lesson, f in timed.items() if f["seconds"] > 300]
+        unfinished = [lesson for lesson, f in gpu.items() if f.get("status")]
+        shared = sorted({f["run_with"] for f in timed.values() if f.get("run_with")})
+        budget += (" gpu profile, 5-minute target: " + (f"over it: {', '.join(over_gpu)}" if over_gpu else
+                                                        f"all {len(timed)} timed lessons within it")
+                   + (f"; not finished: {', '.join(unfinished)}" if unfinished else "") + "."
+                   + (f" gpu times: {'; '.join(shared)}." if shared else ""))
     return "\n".join([
         "Each solutions notebook run top to bottom in a fresh kernel by `python scripts/run_lessons.py --profile "
         "smoke|cpu|gpu`: wall time and the kernel's peak memory.", "",

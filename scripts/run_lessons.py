@@ -46,9 +46,14 @@ def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> 
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
     os.environ["COURSE_PROFILE"] = profile
     os.environ[RECORD_ENV_VAR] = "1"  # lessons save their measured figures (helpers.results)
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
+
+    def report_cell(cell, cell_index, execute_reply):  # progress in the log: which cell took how long
+        if os.environ.get("RUN_LESSONS_VERBOSE"):
+            print(f"  cell {cell_index} done at {time.perf_counter() - start:.0f} s", flush=True)
+
+    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}, on_cell_executed=report_cell)
     try:
         client.execute()
     finally:
@@ -78,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", required=True, choices=("smoke", "cpu", "gpu"))
     parser.add_argument("--target", default="solutions", choices=("solutions", "notebooks"))
     parser.add_argument("--cell-timeout", type=int, default=3600)
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="runtime file to merge into (separate files let several runs go at once)")
     args = parser.parse_args(argv)
     paths = sorted((ROOT / args.target).glob("[0-9][0-9]_*.ipynb"))
     if args.lessons:
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = run_notebook(path, args.profile, out_dir, args.cell_timeout)
         figures.update(hardware=hardware(), target=args.target,
                        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
-        merge(RESULTS, args.profile, path.stem, figures)
+        merge(args.results, args.profile, path.stem, figures)
         print(f"  {figures['seconds'] / 60:.1f} min, peak RSS {figures['peak_rss_mib']} MiB", flush=True)
     return 0
 

@@ -209,6 +209,22 @@ def test_launch_kills_the_whole_tree_after_the_timeout():
     assert launch(["bash", "-c", "echo $OMP_NUM_THREADS"], timeout_s=20).output.strip() == "1"
 
 
+def test_a_failing_rank_s_own_traceback_is_in_the_error_not_only_the_launcher_summary():
+    rank_error = ("import sys\n"
+                  "sys.stderr.write('[rank1]: Traceback (most recent call last):\\n[rank1]:   File \"x.py\", line 1\\n'\n"
+                  "                 '[rank1]: RuntimeError: invalid device ordinal\\n[rank0]: unrelated\\n')\n"
+                  "print('\\n'.join(f'summary line {i}' for i in range(40)))\n"
+                  "sys.exit(1)\n")
+    with pytest.raises(LaunchError) as caught:
+        launch(["python", "-c", rank_error], timeout_s=20)
+    message = str(caught.value)
+    assert "[rank1]: RuntimeError: invalid device ordinal" in message  # 40 lines above the tail
+    first_error = message.split("First error in the output:")[1].split("Last output:")[0]
+    assert first_error.strip().endswith("[rank1]: RuntimeError: invalid device ordinal")
+    assert "[rank0]" not in first_error
+    assert "summary line 39" in message
+
+
 def test_relative_parameter_difference_is_per_tensor_and_checks_names():
     reference = {"a": torch.tensor([1.0, -2.0]), "b": torch.tensor([1e-3, 0.0])}
     assert relative_parameter_difference(reference, reference) == 0.0
