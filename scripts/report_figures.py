@@ -368,8 +368,43 @@ def scaling_section() -> str:
         table(["network", "devices", "all-reduce per step", "efficiency"], model_rows)])
 
 
+def gpu_profile_section() -> str:
+    """What the lessons measured when run in the gpu profile (full data, larger batches, mixed precision)."""
+    found = {lesson: read_result(f"lesson{lesson}_gpu.json") for lesson in ("02", "03", "05", "06")}
+    if not any(found.values()):
+        return "Not measured yet: run `python scripts/run_lessons.py --profile gpu` on a CUDA machine."
+    machines = sorted({f"{r['hardware']}, {r['date']}" for r in found.values() if r})
+    parts = [f"`python scripts/run_lessons.py --profile gpu` ({'; '.join(machines)}; one seed each, one run):"]
+    rows = []
+    if found["02"]:
+        f = found["02"]["figures"]
+        rows.append(["02", f"course-bert fine-tuned on all {f['train_examples']:,} labels, {f['epochs']} epochs",
+                     f"test {pct(f['test_accuracy'])}; TF-IDF + LR on the same labels {pct(f['tfidf_test_accuracy'])}"])
+    if found["05"]:
+        k = found["05"]["figures"]["kv_cache"]
+        rows.append(["05", f"KV cache, {k['tokens']} new tokens on {k['device']}",
+                     f"generate() {k['generate_speedup']:.2f}x, hand-written loop {k['hand_speedup']:.2f}x faster "
+                     "(measured while other lessons shared the GPU)"])
+    if found["06"]:
+        f = found["06"]["figures"]
+        rows.append(["06", f"control tokens after fine-tuning on {f['train_reviews']:,} reviews",
+                     f"[POS] {pct(f['controllability']['POS'], 0)} / [NEG] {pct(f['controllability']['NEG'], 0)} judged "
+                     f"as asked; news perplexity {f['news_perplexity_before']:.1f} -> {f['news_perplexity_after']:.1f} "
+                     f"({f['news_perplexity_interpolated']:.1f} interpolated)"])
+    if rows:
+        parts += ["", table(["lesson", "what", "measured"], rows)]
+    if found["03"]:
+        curve = found["03"]["figures"]["label_efficiency"]
+        parts += ["", "Lesson 03's label-efficiency run (one seed per size):", "",
+                  table(["labels", "course-bert", "same model from scratch", "TF-IDF + LR"],
+                        [[f"{row['labels']:,}", pct(row["pretrained"]), pct(row["scratch"]), pct(row["tfidf"])]
+                         for row in curve])]
+    return "\n".join(parts)
+
+
 SECTIONS: list[tuple[str, Callable[[], str]]] = [
     ("Runtime per lesson", runtime_section),
+    ("The lessons in the gpu profile", gpu_profile_section),
     ("Data and tokenizer", data_section),
     ("Course checkpoints", checkpoint_section),
     ("Pretraining recipes compared", ablation_section),
