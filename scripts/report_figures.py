@@ -261,41 +261,50 @@ def ner_section() -> str:
 
 def gpt_control_section() -> str:
     r = read_result("gpt_control.json")
-    full = next((run for run in (r or {}).values() if run.get("kind") == "finetune" and run["settings"].get("limit") is None),
-                None)
-    if full is None:
+    runs = [(name, run) for name, run in (r or {}).items()
+            if run.get("kind") == "finetune" and run["settings"].get("limit") is None]
+    if not runs:
         return missing("gpt_control.json", "python bench/gpt_control.py judge && python bench/gpt_control.py finetune")
-    figures = full["figures"]
-    judge_rows = [[name, pct(acc["negative"]), pct(acc["positive"])] for name, acc in figures["judges_on_test"].items()]
-    rows = []
-    for alpha, result in figures["alphas"].items():
-        control = result["control"]
-        for judge in figures["judges_on_test"]:
-            rows.append([alpha, judge, pct(control["POS"]["judged_positive"][judge]),
-                         pct(control["none"]["judged_positive"][judge]), pct(1 - control["NEG"]["judged_positive"][judge]),
-                         f"{result['news']:.1f}", f"{result['reviews']:.1f}"])
+    first = runs[0][1]["figures"]
+    judge_rows = [[name, pct(acc["negative"]), pct(acc["positive"])] for name, acc in first["judges_on_test"].items()]
+
+    def row(run_name: str, alpha: str, judge: str, control: dict, news: str, reviews: str) -> list[str]:
+        return [run_name, alpha, judge, pct(control["POS"]["judged_positive"][judge]),
+                pct(control["none"]["judged_positive"][judge]), pct(1 - control["NEG"]["judged_positive"][judge]),
+                news, reviews]
+
+    rows, obeyed, news_values = [], {}, []
+    for name, run in runs:
+        figures = run["figures"]
+        for alpha, result in sorted(figures["alphas"].items()):
+            for judge in figures["judges_on_test"]:
+                rows.append(row(name, alpha, judge, result["control"], f"{result['news']:.1f}", f"{result['reviews']:.1f}"))
+            news_values.append(result["news"])
+        fine_tuned = figures["alphas"]["1.0"]["control"]
+        obeyed[name] = min(min(fine_tuned["POS"]["judged_positive"].values()),
+                           1 - max(fine_tuned["NEG"]["judged_positive"].values()))
     for name, run in r.items():  # saved models sampled again with the same settings (e.g. more epochs)
         if run.get("kind") == "sampling":
             for setting, control in run["results"].items():
                 if setting.startswith("{") and json.loads(setting) == {"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2}:
                     for judge in control["POS"]["judged_positive"]:
-                        rows.append([f"1.0 ({run['model']})", judge, pct(control["POS"]["judged_positive"][judge]),
-                                     pct(control["none"]["judged_positive"][judge]),
-                                     pct(1 - control["NEG"]["judged_positive"][judge]), "–", "–"])
-    fine_tuned = figures["alphas"]["1.0"]["control"]
-    obeyed = min(min(fine_tuned["POS"]["judged_positive"].values()), 1 - max(fine_tuned["NEG"]["judged_positive"].values()))
-    best_news = min(result["news"] for result in figures["alphas"].values())
+                        rows.append(row(f"{run['model']} (sampled again)", "1.0", judge, control, "–", "–"))
+    best_run = max(obeyed, key=obeyed.get)
+    news_before = first["news_before"]
+    commands = "; ".join(f"`{run['command']}` ({run['hardware']}, {run['date']})" for _, run in runs)
     return "\n".join([
-        f"`{full['command']}` ({full['hardware']}, {full['date']}): course-gpt fine-tuned on all training reviews with "
-        f"control tokens; {full['settings']['samples']} samples per condition, same prompts and sampling; `alpha` "
-        "interpolates the weights between the starting (0) and the fine-tuned (1) model; `runs/gpt-lr5e-4-e2` is the same "
-        "recipe for 2 epochs, sampled again (`python bench/gpt_control.py sample --name lr5e-4-e2`).", "",
+        f"{commands}. course-gpt fine-tuned on all training reviews with control tokens (`--replay-share`: that share "
+        f"of each batch is People's Daily text replayed); {runs[0][1]['settings']['samples']} samples per condition, same "
+        "prompts and sampling; `alpha` interpolates the weights between the starting (0) and the fine-tuned (1) model; "
+        "`runs/gpt-lr5e-4-e2` is the first recipe for 2 epochs, sampled again "
+        "(`python bench/gpt_control.py sample --name lr5e-4-e2`).", "",
         "Each judge on real test reviews (its ceiling):", "", table(["judge", "negative right", "positive right"], judge_rows), "",
-        table(["alpha", "judge", "[POS] judged positive", "no control token: positive", "[NEG] judged negative",
+        table(["run", "alpha", "judge", "[POS] judged positive", "no control token: positive", "[NEG] judged negative",
                "news perplexity", "review perplexity"], rows), "",
-        f"- Each control token obeyed in ≥ 85% of samples by both judges: {verdict(obeyed >= 0.85)} (worst {pct(obeyed)}).",
-        f"- News perplexity ≤ 10% above before ({figures['news_before']:.1f}) with the remedy on: "
-        f"{verdict(best_news <= 1.1 * figures['news_before'])} (best {best_news:.1f})."])
+        f"- Each control token obeyed in ≥ 85% of samples by both judges: {verdict(max(obeyed.values()) >= 0.85)} "
+        f"(best run {best_run}: worst case {pct(obeyed[best_run])}).",
+        f"- News perplexity ≤ 10% above before ({news_before:.1f}) with the remedy on: "
+        f"{verdict(min(news_values) <= 1.1 * news_before)} (best {min(news_values):.1f})."])
 
 
 def deployment_section() -> str:
