@@ -272,7 +272,7 @@ bert_test_accuracy = float((test_predictions == test_labels).mean())
 baseline_test_accuracy = tfidf_accuracy(train_raw, test_raw)
 print(f"test accuracy on {len(test_labels):,} reviews, both trained on the same {len(train_raw):,} labelled reviews:\n"
       f"  fine-tuned course BERT        {bert_test_accuracy:.1%}\n"
-      f"  TF-IDF + logistic regression  {baseline_test_accuracy:.1%}  ({bert_test_accuracy - baseline_test_accuracy:+.1%} for BERT)")
+      f"  TF-IDF + logistic regression  {baseline_test_accuracy:.1%}  ({100 * (bert_test_accuracy - baseline_test_accuracy):+.1f} points for BERT)")
 
 # %% [markdown]
 # A small BERT pretrained on a few tens of millions of characters, fine-tuned briefly, does not automatically beat
