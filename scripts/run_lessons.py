@@ -3,6 +3,7 @@
     python scripts/run_lessons.py --profile cpu                  # every solutions notebook, cpu profile
     python scripts/run_lessons.py --profile smoke 02 03          # some lessons
     python scripts/run_lessons.py --profile gpu --target notebooks
+    python scripts/run_lessons.py --profile gpu 08 --results /tmp/rt_08.json --verbose   # several at once; cell times
 
 Each notebook runs in a fresh kernel with ``COURSE_PROFILE`` set, exactly as "restart and run all" would. The
 executed copy (with every output: the measured tables and plots) goes to ``build/executed/<profile>/``; wall
@@ -40,7 +41,7 @@ print("PEAK", _json.dumps({
 """
 
 
-def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> dict:
+def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int, verbose: bool = False) -> dict:
     """Execute one notebook in a fresh kernel; return its measurements (raises if a cell fails)."""
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
@@ -49,7 +50,7 @@ def run_notebook(path: Path, profile: str, out_dir: Path, cell_timeout: int) -> 
     start = time.perf_counter()
 
     def report_cell(cell, cell_index, execute_reply):  # progress in the log: which cell took how long
-        if os.environ.get("RUN_LESSONS_VERBOSE"):
+        if verbose:
             print(f"  cell {cell_index} done at {time.perf_counter() - start:.0f} s", flush=True)
 
     client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=int, default=3600)
     parser.add_argument("--results", type=Path, default=RESULTS,
                         help="runtime file to merge into (separate files let several runs go at once)")
+    parser.add_argument("--verbose", action="store_true", help="print when each cell finishes")
     args = parser.parse_args(argv)
     paths = sorted((ROOT / args.target).glob("[0-9][0-9]_*.ipynb"))
     if args.lessons:
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = ROOT / "build" / "executed" / args.profile
     for path in paths:
         print(f"{path.relative_to(ROOT)} ({args.profile}) ...", flush=True)
-        figures = run_notebook(path, args.profile, out_dir, args.cell_timeout)
+        figures = run_notebook(path, args.profile, out_dir, args.cell_timeout, args.verbose)
         figures.update(hardware=hardware(), target=args.target,
                        date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
         merge(args.results, args.profile, path.stem, figures)
