@@ -31,6 +31,7 @@ from helpers.finetune_protocol import (FULL_GRID, PEFT_GRID, Arm, Protocol, prep
                                        select_on_validation, summarise)
 from helpers.finetune_strategies import peft_model
 from helpers.models import load_pretrained, load_tokenizer
+from helpers.profiles import gpu_mixed_precision
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL_LABELS = 0  # command-line stand-in for "every training label"
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-steps", type=int, default=300)
     parser.add_argument("--min-epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cuda where available, with bf16/fp16 autocast by GPU generation)")
     parser.add_argument("--name", default=None, help="results file suffix (e.g. an ablation candidate)")
     parser.add_argument("--summary", action="store_true", help="only print the table of the saved runs")
     args = parser.parse_args(argv)
@@ -71,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     path = RESULTS / (f"label_efficiency_{args.name}.json" if args.name else "label_efficiency.json")
     saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    protocol = Protocol(seeds=tuple(args.seeds), min_steps=args.min_steps, min_epochs=args.min_epochs)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = gpu_mixed_precision(device.index or 0) if device.type == "cuda" else None
+    protocol = Protocol(seeds=tuple(args.seeds), min_steps=args.min_steps, min_epochs=args.min_epochs,
+                        mixed_precision=precision)
     if not args.summary:
         if saved and saved.get("checkpoint") not in (None, args.checkpoint):
             parser.error(f"{path} holds runs of {saved['checkpoint']!r}; use --name for another checkpoint")
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         data = prepare_data(load_reviews(), tokenizer, protocol)
         arms = make_arms(args.checkpoint, args.arms, tuple(args.lrs) if args.lrs else None)
         report = {"description": __doc__.splitlines()[0], "checkpoint": args.checkpoint,
-                  "protocol": protocol_record(protocol), "hardware": hardware(),
+                  "protocol": protocol_record(protocol), "hardware": hardware(device),
                   "command": "python bench/label_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "runs": saved.get("runs", [])}
 
@@ -91,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), flush=True)
 
         label_sizes = [None if n == ALL_LABELS else n for n in args.labels]
-        run_grid(arms, label_sizes, data, protocol, done=report["runs"], on_row=save, progress=sys.stderr.isatty())
+        run_grid(arms, label_sizes, data, protocol, device=device, done=report["runs"], on_row=save,
+                 progress=sys.stderr.isatty())
         saved = report
     if not saved.get("runs"):
         print("no runs saved yet")

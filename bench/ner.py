@@ -11,6 +11,10 @@ Phases (each writes ``bench/results/ner.json`` after every run, so a stopped run
     python bench/ner.py                        # grid, small (200 / 1,000 x 3 seeds), all (1 seed, 1 epoch)
     python bench/ner.py --phases all --arms course-bert   # one phase, one arm (the recorded figures were
     python bench/ner.py --phases small --sizes 1000        # made phase by phase: see "commands" in the JSON)
+    python bench/ner.py --phases all --arms course-bert --all-epochs 3   # a longer run on all sentences
+
+Runs on all sentences with different epoch counts are kept side by side; "<arm> @ all" in the summary is the one
+with the best validation F1 (the epoch count is chosen on validation, like the learning rate).
 
 Run it with one torch thread (the default here), on an otherwise idle machine if you want clean timings.
 """
@@ -74,17 +78,27 @@ def save_results(results: dict) -> None:
     RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def run_epochs(run: dict) -> float:
+    """Epochs over all sentences of an ``all`` run (records made before the epoch count was stored ran 1)."""
+    return float(run.get("epochs", ALL_SETTINGS["epochs"]))
+
+
 def find(results: dict, **key) -> dict | None:
-    return next((run for run in results["runs"] if all(run.get(k) == v for k, v in key.items())), None)
+    epochs = key.pop("epochs", None)
+    return next((run for run in results["runs"] if all(run.get(k) == v for k, v in key.items())
+                 and (epochs is None or run_epochs(run) == epochs)), None)
 
 
-def run_one(results, data, aligned, tokenizer, profile, arm, size, seed, lr, phase) -> dict:
+def run_one(results, data, aligned, tokenizer, profile, arm, size, seed, lr, phase, epochs: float | None = None) -> dict:
     key = dict(arm=arm, size=size if size is not None else "all", seed=seed, learning_rate=lr)
-    existing = find(results, **key)
+    if size is None:
+        key["epochs"] = float(epochs or ALL_SETTINGS["epochs"])
+    existing = find(results, **dict(key))
     if existing:
         print("have", json.dumps(key), f"validation F1 {existing['validation']['micro']['f1']:.4f}", flush=True)
         return existing
-    settings = NerSettings(learning_rate=lr, seed=seed, **(ALL_SETTINGS if size is None else SUBSET_SETTINGS))
+    recipe = {**ALL_SETTINGS, "epochs": key["epochs"]} if size is None else SUBSET_SETTINGS
+    settings = NerSettings(learning_rate=lr, seed=seed, **recipe)
     train = subset(aligned, size, seed)
     model = build_model(arm, seed)
     start = time.perf_counter()
@@ -107,22 +121,42 @@ def run_one(results, data, aligned, tokenizer, profile, arm, size, seed, lr, pha
 
 
 def summarise(results: dict) -> dict:
-    """Mean and standard deviation of test F1 per arm and size (chosen learning rates only)."""
+    """Mean and standard deviation of test F1 per arm and size (chosen learning rates only).
+
+    Runs on all sentences are summarised per epoch count (``"<arm> @ all, 3 epochs"``), and ``"<arm> @ all"`` is
+    the epoch count with the best validation F1.
+    """
     summary = {}
+
+    def entry(arm: str, size: str, runs: list[dict]) -> dict:
+        f1 = torch.tensor([r["test"]["micro"]["f1"] for r in runs], dtype=torch.float64)
+        constrained = torch.tensor([r["test_constrained"]["micro"]["f1"] for r in runs], dtype=torch.float64)
+        return {
+            "arm": arm, "size": size, "seeds": [r["seed"] for r in runs],
+            "test_f1_mean": round(float(f1.mean()), 4),
+            "test_f1_std": round(float(f1.std()), 4) if len(runs) > 1 else None,
+            "test_f1_constrained_mean": round(float(constrained.mean()), 4),
+            "validation_f1_mean": round(sum(r["validation"]["micro"]["f1"] for r in runs) / len(runs), 4),
+            "train_seconds_mean": round(sum(r["train_seconds"] for r in runs) / len(runs), 1),
+        }
+
     for arm, lr in results.get("chosen_learning_rate", {}).items():
         for size in ("200", "1000", "all"):
             runs = [r for r in results["runs"] if r["arm"] == arm and str(r["size"]) == size and r["learning_rate"] == lr]
             if not runs:
                 continue
-            f1 = torch.tensor([r["test"]["micro"]["f1"] for r in runs], dtype=torch.float64)
-            constrained = torch.tensor([r["test_constrained"]["micro"]["f1"] for r in runs], dtype=torch.float64)
-            summary[f"{arm} @ {size}"] = {
-                "arm": arm, "size": size, "seeds": [r["seed"] for r in runs],
-                "test_f1_mean": round(float(f1.mean()), 4),
-                "test_f1_std": round(float(f1.std()), 4) if len(runs) > 1 else None,
-                "test_f1_constrained_mean": round(float(constrained.mean()), 4),
-                "train_seconds_mean": round(sum(r["train_seconds"] for r in runs) / len(runs), 1),
-            }
+            if size != "all":
+                summary[f"{arm} @ {size}"] = entry(arm, size, runs)
+                continue
+            by_epochs = {}
+            for run in runs:
+                by_epochs.setdefault(run_epochs(run), []).append(run)
+            for epochs, group in sorted(by_epochs.items()):
+                summary[f"{arm} @ all, {epochs:g} epoch{'s' if epochs != 1 else ''}"] = {
+                    **entry(arm, size, group), "epochs": epochs}
+            best = max(by_epochs, key=lambda e: entry(arm, size, by_epochs[e])["validation_f1_mean"])
+            summary[f"{arm} @ all"] = {**entry(arm, size, by_epochs[best]), "epochs": best,
+                                       "chosen": "epoch count with the best validation F1"}
     return summary
 
 
@@ -133,6 +167,8 @@ def main() -> int:
     parser.add_argument("--grid", nargs="+", type=float, default=[3e-4, 1e-3])
     parser.add_argument("--sizes", nargs="+", type=int, default=[200, 1000])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--all-epochs", type=float, default=ALL_SETTINGS["epochs"],
+                        help="epochs of the run on all training sentences")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     profile = get_profile("cpu")
@@ -175,7 +211,7 @@ def main() -> int:
     if "all" in args.phases:
         for arm in args.arms:
             run_one(results, data, aligned, tokenizer, profile, arm, None, 0,
-                    results["chosen_learning_rate"][arm], "all")
+                    results["chosen_learning_rate"][arm], "all", epochs=args.all_epochs)
     results["summary"] = summarise(results)
     results["bench_seconds_this_invocation"] = round(time.perf_counter() - started, 1)
     save_results(results)

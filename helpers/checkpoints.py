@@ -39,7 +39,7 @@ from .data import load_pretraining_text, load_reviews
 from .models import COURSE_CHECKPOINTS, bert_config, gpt_config, load_pretrained
 from .replaced_token_detection import ReplacedTokenDetection
 from .pretraining import PretrainResult, PretrainSettings, evaluate_causal_lm, evaluate_mlm, pack_blocks, pretrain
-from .profiles import get_profile
+from .profiles import get_profile, gpu_mixed_precision
 from .tokenization import load_course_tokenizer
 
 RTD_FILE = "rtd_objective.safetensors"
@@ -148,6 +148,13 @@ def save_checkpoint(model, tokenizer, folder: Path, record: dict, objective=None
     (folder / RECORD_NAME).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def training_precision(choice: str) -> str | None:
+    """The autocast dtype of a pretraining run: none on the CPU; on CUDA the GPU's best unless ``choice`` names one."""
+    if not torch.cuda.is_available() or choice == "fp32":
+        return None
+    return gpu_mixed_precision() if choice == "auto" else choice
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.checkpoints", description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=("bert", "gpt"))
@@ -172,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objective", choices=("mlm", "rtd"), default="mlm",
                         help="bert only: masked LM, or ELECTRA's replaced-token detection (a small generator trains "
                              "alongside; its weights are kept in rtd_objective.safetensors next to the checkpoint)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                        help="autocast on CUDA: auto = bf16 on compute capability >= 8.0, else fp16; the CPU trains fp32")
     parser.add_argument("--heldout-limit", type=int, default=None,
                         help="evaluate on only the first N held-out texts of each set (quick checks, tests)")
     args = parser.parse_args(argv)
@@ -188,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps, batch_size=args.batch_size or defaults["batch_size"],
         learning_rate=args.lr or defaults["learning_rate"], mlm_probability=args.mlm_probability,
         seed=args.seed, max_minutes=args.minutes, log_every=50,
+        mixed_precision=training_precision(args.precision),
     )
     tokenizer = load_course_tokenizer()
     texts = pretraining_texts()

@@ -236,8 +236,12 @@ def ner_section() -> str:
         return missing("ner.json", "python bench/ner.py")
     rows = []
     for row in r["summary"].values():
+        if row.get("chosen"):  # the all-sentence run chosen on validation: shown as its own epoch row below
+            continue
         spread = f" ± {pct(row['test_f1_std'])}" if row.get("test_f1_std") is not None else ""
-        size = f"{r['data']['train']['sentences']:,} (all, 1 epoch)" if row["size"] == "all" else f"{int(row['size']):,}"
+        epochs = row.get("epochs", 1)
+        size = (f"{r['data']['train']['sentences']:,} (all, {epochs:g} epoch{'s' if epochs != 1 else ''})"
+                if row["size"] == "all" else f"{int(row['size']):,}")
         rows.append([row["arm"], size, str(len(row["seeds"])), f"{pct(row['test_f1_mean'])}{spread}",
                      pct(row["test_f1_constrained_mean"]), f"{row['train_seconds_mean'] / 60:.1f} min"])
     summary = r["summary"]
@@ -245,8 +249,9 @@ def ner_section() -> str:
     best = summary.get("course-bert @ all")
     if best:
         f1 = max(best["test_f1_mean"], best["test_f1_constrained_mean"])
+        chosen = (f" (the {best['epochs']:g}-epoch run, chosen on validation F1)" if best.get("chosen") else "")
         notes.append(f"course-bert entity F1 ≥ 85% with all training sentences: {verdict(f1 >= 0.85)} ({pct(f1)} at best, "
-                     "with the constrained decode).")
+                     f"with the constrained decode{chosen}).")
     if "course-bert @ 1000" in summary and "scratch @ 1000" in summary:
         gap = summary["course-bert @ 1000"]["test_f1_mean"] - summary["scratch @ 1000"]["test_f1_mean"]
         notes.append(f"pretrained ≥ scratch + 10 F1 points at 1,000 sentences: {verdict(gap >= 0.10)} ({100 * gap:+.1f} points, "

@@ -76,3 +76,20 @@ def test_pretrain_script_writes_a_consistent_checkpoint(tmp_path, capsys):
     assert record["totals"]["steps"] == 2 and record["totals"]["tokens"] == 2 * 4 * 32
     assert 0 <= record["heldout"]["news"]["masked_accuracy"] <= 1
     assert len(record["runs"]) == 1 and record["runs"][0]["resumed_from"] is None
+
+
+@pytest.mark.parametrize("cuda, capability, choice, expected", [
+    (False, None, "auto", None),  # the CPU trains in fp32 whatever is asked
+    (False, None, "bf16", None),
+    (True, (9, 0), "auto", "bf16"),  # H100
+    (True, (7, 5), "auto", "fp16"),  # T4: bf16 only emulated
+    (True, (9, 0), "fp32", None),
+    (True, (7, 5), "fp16", "fp16"),
+])
+def test_pretraining_precision_follows_the_gpu(monkeypatch, cuda, capability, choice, expected):
+    from helpers.checkpoints import training_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    if capability is not None:
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *args, **kwargs: capability)
+    assert training_precision(choice) == expected

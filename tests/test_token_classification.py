@@ -242,3 +242,28 @@ def test_bench_record_agrees_with_the_learning_rates_in_use():
         assert run["arm"] in tc.NER_LEARNING_RATES and 0 <= run["test"]["micro"]["f1"] <= 1
         assert run["test"]["micro"]["support"] == sum(record["data"]["test"]["entities"].values())
     assert tc.bench_record("/nonexistent/ner.json") is None
+
+
+def test_bench_summary_chooses_the_epoch_count_on_validation():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("bench_ner", Path(__file__).resolve().parents[1] / "bench" / "ner.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def run(validation, test, **extra):
+        return {"arm": "course-bert", "size": "all", "seed": 0, "learning_rate": 3e-4, "train_seconds": 1.0,
+                "validation": {"micro": {"f1": validation}}, "test": {"micro": {"f1": test}},
+                "test_constrained": {"micro": {"f1": test + 0.01}}, **extra}
+
+    old = run(0.70, 0.75)  # recorded before epochs were stored: one epoch
+    results = {"chosen_learning_rate": {"course-bert": 3e-4}, "runs": [old, run(0.80, 0.78, epochs=3.0)]}
+    summary = bench.summarise(results)
+    assert summary["course-bert @ all, 1 epoch"]["test_f1_mean"] == 0.75
+    assert summary["course-bert @ all"]["epochs"] == 3.0 and summary["course-bert @ all"]["test_f1_mean"] == 0.78
+    # a longer run that does worse on validation is not chosen, even if its test figure is higher
+    results["runs"][1] = run(0.60, 0.90, epochs=3.0)
+    assert bench.summarise(results)["course-bert @ all"]["epochs"] == 1.0
+    assert bench.find(results, arm="course-bert", size="all", seed=0, learning_rate=3e-4, epochs=1.0) is old
+    assert bench.find(results, arm="course-bert", size="all", seed=0, learning_rate=3e-4, epochs=2.0) is None
