@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from transformers import BertForSequenceClassification
 
+from helpers.classification import MeanPoolingBertForSequenceClassification
 from helpers.data import load_reviews
 from helpers.env import hardware
 from helpers.finetune_protocol import (FULL_GRID, PEFT_GRID, Arm, Protocol, prepare_data, protocol_record, run_grid,
@@ -37,14 +38,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ALL_LABELS = 0  # command-line stand-in for "every training label"
 
 
-def make_arms(checkpoint: str, names: list[str], learning_rates: tuple[float, ...] | None) -> list[Arm]:
-    """The arms named on the command line, built from ``checkpoint``."""
+def make_arms(checkpoint: str, names: list[str], learning_rates: tuple[float, ...] | None,
+              pooling: str = "cls") -> list[Arm]:
+    """The arms named on the command line, built from ``checkpoint``; ``pooling`` "mean" classifies the mean token."""
+    model_class = MeanPoolingBertForSequenceClassification if pooling == "mean" else BertForSequenceClassification
 
     def pretrained(seed: int):
-        return load_pretrained(BertForSequenceClassification, checkpoint, num_labels=2)
+        return load_pretrained(model_class, checkpoint, num_labels=2)
 
     def scratch(seed: int):
-        return BertForSequenceClassification(pretrained(seed).config)
+        return model_class(pretrained(seed).config)
 
     def lora(seed: int):
         return peft_model(pretrained(seed), "lora")
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default=None,
                         help="cpu or cuda (default: cuda where available, with bf16/fp16 autocast by GPU generation)")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                        help="sentence vector: the pooled [CLS] token, or the mean of the token vectors")
     parser.add_argument("--name", default=None, help="results file suffix (e.g. an ablation candidate)")
     parser.add_argument("--summary", action="store_true", help="only print the table of the saved runs")
     args = parser.parse_args(argv)
@@ -81,11 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.summary:
         if saved and saved.get("checkpoint") not in (None, args.checkpoint):
             parser.error(f"{path} holds runs of {saved['checkpoint']!r}; use --name for another checkpoint")
+        if saved and saved.get("pooling", "cls") != args.pooling:
+            parser.error(f"{path} holds runs with {saved.get('pooling', 'cls')} pooling; use --name for {args.pooling}")
         tokenizer = load_tokenizer(args.checkpoint if args.checkpoint.startswith("course-") else "course-bert")
         data = prepare_data(load_reviews(), tokenizer, protocol)
-        arms = make_arms(args.checkpoint, args.arms, tuple(args.lrs) if args.lrs else None)
+        arms = make_arms(args.checkpoint, args.arms, tuple(args.lrs) if args.lrs else None, args.pooling)
         report = {"description": __doc__.splitlines()[0], "checkpoint": args.checkpoint,
-                  "protocol": protocol_record(protocol), "hardware": hardware(device),
+                  "protocol": protocol_record(protocol), "pooling": args.pooling, "hardware": hardware(device),
                   "command": "python bench/label_efficiency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                   "runs": saved.get("runs", [])}
 

@@ -20,11 +20,38 @@ from datasets import Dataset
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
+from transformers import (BertForSequenceClassification, DataCollatorWithPadding, PreTrainedModel,
+                          PreTrainedTokenizerBase, get_linear_schedule_with_warmup)
+from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from .regularization import FGM
 from .training import MixedPrecision, adamw_parameter_groups
+
+
+class MeanPoolingBertForSequenceClassification(BertForSequenceClassification):
+    """``BertForSequenceClassification`` that classifies the mean of the token vectors instead of the pooled [CLS].
+
+    Why: the course BERT was pretrained with masked LM only (no next-sentence task), so neither its [CLS] vector nor
+    its pooler layer ever learned to summarise a sentence: the pooler is freshly initialised at fine-tuning time. The
+    mean over the real (unpadded) tokens uses what pretraining did learn, the token vectors; the Cramming recipe
+    (Geiping & Goldstein 2023) classifies this way. Loads from any BERT checkpoint like its parent class.
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert.pooler = None  # not used: no weights that never train
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                           **kwargs).last_hidden_state
+        if attention_mask is None:
+            attention_mask = torch.ones(hidden.shape[:2], dtype=hidden.dtype, device=hidden.device)
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        logits = self.classifier(self.dropout(pooled))
+        loss = F.cross_entropy(logits.float(), labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 def tokenize_dataset(dataset: Dataset, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:

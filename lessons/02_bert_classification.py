@@ -277,7 +277,8 @@ print(f"test accuracy on {len(test_labels):,} reviews, both trained on the same 
 # %% [markdown]
 # A small BERT pretrained on a few tens of millions of characters, fine-tuned briefly, does not automatically beat
 # a bag of character n-grams on a task whose signal is mostly in a few words (好, 差, 不错, 失望). Lesson 03
-# measures when pretraining pays and when it does not, under one protocol, over several seeds.
+# compares pretrained, from-scratch and TF-IDF under one protocol at several label counts, and says where
+# pretraining pays and where it does not.
 
 # %%
 matrix = confusion_matrix(test_labels, test_predictions)
@@ -443,8 +444,9 @@ except ImportError as error:
 
 # %% [markdown]
 # 4. **`predict` never calls `model.eval()`**, so dropout stays on after training and the same review gets a
-#    different probability on every call; and `torch.argmax(logits)` without `dim` flattens the whole batch, so
-#    for two reviews it can return index 3. Measured on our model, left in training mode:
+#    different probability on every call; and `torch.argmax(logits)` without `dim` flattens the whole batch and
+#    returns one index into it (for two reviews anything from 0 to 3), not one label per review. Even when that
+#    index happens to be 0 or 1 it is not a prediction. Measured on our model, left in training mode:
 
 # %%
 model.train()
@@ -453,7 +455,9 @@ with torch.no_grad():
     runs = [torch.softmax(model(**batch).logits, dim=-1)[:, 1] for _ in range(5)]
 spread = torch.stack(runs).max(0).values - torch.stack(runs).min(0).values
 print("P(positive) range over 5 calls in train mode:", [f"{s:.3f}" for s in spread.tolist()])
-print("argmax without dim over a batch of 3:", torch.argmax(torch.softmax(model(**batch).logits, -1)).item())
+probabilities = torch.softmax(model(**batch).logits, -1)
+print(f"argmax without dim over a batch of {len(new_reviews)}: {torch.argmax(probabilities).item()} (one index into the "
+      f"flattened {tuple(probabilities.shape)} tensor; with dim=-1: {torch.argmax(probabilities, dim=-1).tolist()})")
 _ = model.eval()
 
 # %% [markdown]
@@ -488,7 +492,9 @@ record_lesson_figures("02", {
 }, profile)
 
 # %% [markdown]
-# The inflated test number is not a better model: validation (data neither model trained on) tells the truth.
+# Compare the two columns: the copy that also trained on test gains more on test than on validation (data
+# neither model trained on). Its validation gain is what 1,736 extra labels honestly buy; the rest of its test
+# gain is the model having seen the answers, so its test score no longer measures it.
 # (Also in the snippet: `preprocess_text` re-tokenises every batch in every epoch, and the printed loss is only
 # the last batch's.)
 #

@@ -10,6 +10,7 @@
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
@@ -226,7 +227,8 @@ pd.DataFrame({name: {"same as transformers": torch.equal(ours, theirs),
 # `generate()` applies the same processors. Beam search keeps `num_beams` partial texts and their summed
 # log-probabilities; `length_penalty` divides that sum by length^penalty, so values above 1 favour longer texts.
 # For each strategy we generate several continuations and measure diversity (distinct-1/2: share of distinct
-# characters / character pairs) and loops (share of 4-grams already seen in the same text).
+# characters / character pairs within each text, averaged over the texts) and loops (share of 4-grams already
+# seen in the same text). Deterministic strategies give one text; sampled ones several, scored the same way.
 
 # %%
 from helpers.text_metrics import distinct_n, repetition_rate
@@ -251,7 +253,9 @@ for name, options in strategies.items():
                             eos_token_id=None, **options)
     texts = [decode(ids[prompt.shape[1]:]) for ids in output]
     samples[name] = texts[0]
-    table[name] = {"distinct-1": distinct_n(texts, 1), "distinct-2": distinct_n(texts, 2),
+    # per text, then averaged: pooling would give the sampled rows (several texts) more n-grams than greedy (one)
+    table[name] = {"distinct-1": np.mean([distinct_n([text], 1) for text in texts]),
+                   "distinct-2": np.mean([distinct_n([text], 2) for text in texts]),
                    "repeated 4-grams": repetition_rate(texts, 4)}
 with pd.option_context("display.max_colwidth", 120):
     display(pd.DataFrame({"first sample": samples}))

@@ -70,7 +70,7 @@ print(f"load average (1, 5, 15 min): {os.getloadavg()} on {os.cpu_count()} cores
 # %%
 import helpers.train_distributed as train_distributed
 
-print(train_distributed.__doc__.split("\n\n")[1])
+print("\n\n".join(train_distributed.__doc__.split("\n\n")[1:3]))
 
 # %% [markdown]
 # ### Exercise 09.1: a rank's share of the data (数据分片)
@@ -542,8 +542,9 @@ def adam_memory(num_parameters, mixed_precision):
 check("09.2", adam_memory)
 
 # %% [markdown]
-# Sixteen bytes per parameter either way: mixed precision saves activation memory and time, not weight-and-state
-# memory (and `torch.autocast` keeps fp32 weights and gradients anyway, casting on the fly). Compare the measured
+# Sixteen bytes per parameter either way: mixed precision saves activation memory and, on hardware with fast
+# 16-bit kernels (a recent GPU), time; not weight-and-state memory. On a CPU without such kernels the bf16 step can
+# be slower than fp32: section 7's table measures both on this machine (and `torch.autocast` keeps fp32 weights and gradients anyway, casting on the fly). Compare the measured
 # table in section 7: weights + AdamW state = 12 bytes per parameter measured between steps, plus 4 for the
 # gradients during the step.
 #

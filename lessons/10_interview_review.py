@@ -68,9 +68,9 @@ _ = multiple_choice(round_questions, lang=LANG)
 # %% [markdown]
 # ## 4. Spot the bug (找 bug)
 #
-# Each snippet comes from the source articles this course was built from (the classification code of lesson 02, the
-# GPT generation code of lesson 05). All of them run, more or less; all of them are wrong. Lessons 02 and 05 measure
-# what the bugs cost.
+# Most snippets come from the source articles this course was built from (the classification code of lesson 02,
+# the GPT generation code of lesson 05); one is lesson 09's `Trainer` pitfall. All of them run, more or less; all
+# of them are wrong. Lessons 02, 05 and 09 measure what several of these bugs cost.
 
 # %%
 bugs = [q for q in bank if "spot-the-bug" in q.tags]

@@ -11,7 +11,8 @@
 # 3. static vs contextual embeddings (静态词向量 vs 上下文表示): a skip-gram next to BERT;
 # 4. LoRA by hand (低秩适配), checked against `peft`;
 # 5. a sub-word tokenizer (子词分词) trained with `tokenizers`, next to the course's character tokenizer;
-# 6. prompt-based zero-shot classification (提示学习) with the MLM head, next to fine-tuning with 100 labels;
+# 6. prompt-based zero-shot classification (提示学习) with the MLM head, next to fine-tuning on the profile's
+#    smallest label count;
 # 7. experiment tracking (实验跟踪) with TensorBoard.
 
 # %%
@@ -540,7 +541,8 @@ print(f"scored {len(test_raw):,} test reviews in {time.perf_counter() - start:.1
       f"{(test_margin > 0).mean():.0%} of them get 好 > 差; calibrated threshold {threshold:.2f}")
 
 # %% [markdown]
-# Next to it, the usual route with 100 labels (a balanced draw, seed 0, as in lesson 03): fine-tune course-bert
+# Next to it, the usual route with the profile's smallest label count (500 in the cpu profile; a balanced draw,
+# seed 0, as in lesson 03): fine-tune course-bert
 # with a classification head.
 
 # %%

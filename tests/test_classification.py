@@ -92,3 +92,23 @@ def test_on_step_hook_sees_the_gradients_of_the_step(tokenizer):
                      on_step=lambda step: seen.append(all(p.grad is not None for p in model.parameters() if p.requires_grad)))
     assert seen == [True, True]
     assert all(p.grad is None for p in model.parameters())  # and they are cleared after the hook
+
+
+def test_mean_pooling_classifier_ignores_padding_and_has_no_pooler(tokenizer):
+    from helpers.classification import MeanPoolingBertForSequenceClassification
+
+    torch.manual_seed(0)
+    model = MeanPoolingBertForSequenceClassification(
+        bert_config(get_profile("smoke"), num_labels=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)).eval()
+    assert model.bert.pooler is None and not any("pooler" in name for name, _ in model.named_parameters())
+    texts = ["很好", "物流太慢了，包装也破了，再也不买"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        together = model(**batch).logits
+        alone = model(**tokenizer(texts[:1], return_tensors="pt")).logits
+        hidden = model.bert(**tokenizer(texts[:1], return_tensors="pt")).last_hidden_state
+        by_hand = model.classifier(hidden.mean(dim=1))
+    torch.testing.assert_close(together[:1], alone, atol=1e-5, rtol=1e-5)  # padding changes nothing
+    torch.testing.assert_close(alone, by_hand, atol=1e-5, rtol=1e-5)  # the mean of the token vectors
+    loss = model(**batch, labels=torch.tensor([1, 0])).loss
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(together, torch.tensor([1, 0])))
