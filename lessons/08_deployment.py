@@ -230,12 +230,16 @@ pd.DataFrame(rows[-3:]).round(3)
 # sparsity, dense kernel vs PyTorch's CSR sparse kernel, on the activations of a batch of reviews:
 
 # %%
+import warnings
+
 from helpers.timing import median_seconds
 
 layer = magnitude_prune(teacher, 0.9).bert.encoder.layer[0].intermediate.dense
 activations = torch.randn(BATCH * 48, layer.in_features)  # a batch of ~48-token reviews
 dense_weight = layer.weight.detach()
-csr_weight = dense_weight.to_sparse_csr()
+with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and the point of this cell
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+    csr_weight = dense_weight.to_sparse_csr()
 with torch.inference_mode():
     dense_ms = 1000 * median_seconds(lambda: activations @ dense_weight.T, "cpu", warmup=2, repeat=5)
     sparse_ms = 1000 * median_seconds(lambda: torch.sparse.mm(csr_weight, activations.T), "cpu", warmup=2, repeat=5)

@@ -189,7 +189,10 @@ def label_efficiency_section() -> str:
         f"{1736:,} validation reviews per seed from each arm's grid, ≥ {protocol['min_steps']} optimizer steps per run, "
         f"validation {protocol['evaluations']} times per run, test scored once at the chosen step; seed = label draw + "
         "initialisation. Test accuracy, mean ± sd over seeds (seeds):", "",
-        table(["training labels", *arms], rows)])
+        table(["training labels", *arms], rows)]
+        + ([] if len(summary) >= 4 * len(arms) and (summary["seeds"] >= len(r["protocol"].get("seeds", [0, 1, 2]))).all()
+           else ["", "Partial: not every label count and seed is measured yet. The command resumes where the file "
+                 "stops (each run is saved as it finishes); the default runs 100, 500, 2,000 and all labels."]))
 
 
 def ablation_section() -> str:
