@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
-from datasets import Dataset
+from datasets import Dataset, Features, Value, concatenate_datasets
 from safetensors.torch import load_file, save_file
 from torch.nn.utils import prune
 from torch.utils.data import DataLoader
@@ -309,6 +309,9 @@ def least_important_heads(importance: np.ndarray, count: int) -> dict[int, list[
 
 
 # ------------------------------------------------------------------------------------------- distillation
+IGNORE_LABEL = -100  # the label of a transfer-set row: text without a label, scored by the teacher
+
+
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None = None,
                       temperature: float = 2.0, alpha: float = 0.5) -> torch.Tensor:
     """Hinton et al.'s loss: ``alpha * T² * KL(teacher_T || student_T) + (1 - alpha) * CE(student, labels)``.
@@ -316,6 +319,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     ``teacher_T`` and ``student_T`` are the softmax of the logits divided by the temperature ``T``; the KL term is
     averaged over the batch. Multiplying it by ``T²`` keeps its gradients the same size whatever ``T`` is (they
     scale as 1/T²), so ``alpha`` means the same at every temperature. ``alpha=1`` (or no labels): soft targets only.
+    Rows labelled ``-100`` are unlabelled text the teacher scored (a transfer set): they count in the soft term only,
+    and the cross-entropy averages over the labelled rows (0 when a batch has none).
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -329,7 +334,10 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                     log_target=True, reduction="batchmean") * temperature**2
     if labels is None or alpha == 1:
         return soft
-    return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, labels)
+    labelled = labels != IGNORE_LABEL
+    if not labelled.any():
+        return alpha * soft
+    return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits[labelled], labels[labelled])
 
 
 def student_from_checkpoint(name_or_path: str | Path, num_layers: int, **kwargs) -> BertForSequenceClassification:
@@ -375,18 +383,45 @@ class _WithTeacherLogits:
         return batch
 
 
+def with_transfer_set(labelled: Dataset, pool: Dataset, size: int | None = None, seed: int = 0) -> Dataset:
+    """``labelled`` followed by up to ``size`` rows of ``pool`` (all when None) that are not in it, unlabelled.
+
+    Distillation's practical advantage (Hinton et al. 2015; DistilBERT, TinyBERT): the teacher can score text that
+    nobody labelled, and its soft targets on that text teach the student more than the labelled set alone can.
+    The added rows keep their text, lose their label (``IGNORE_LABEL``), and are never validation or test rows
+    when ``pool`` is the training split.
+    """
+    if "text" not in labelled.column_names or "text" not in pool.column_names:
+        raise ValueError("labelled and pool need a 'text' column (raw reviews, before tokenization)")
+    seen = set(labelled["text"])
+    extra = pool.filter(lambda row: row["text"] not in seen)
+    extra = extra.shuffle(seed=seed)
+    if size is not None:
+        if size < 0:
+            raise ValueError(f"size must be >= 0 or None, got {size}")
+        extra = extra.select(range(min(size, len(extra))))
+    features = Features({"text": Value("string"), "label": Value("int64")})  # a ClassLabel has no -100
+    extra = extra.select_columns(["text", "label"]).cast(features).map(lambda row: {"label": IGNORE_LABEL})
+    return concatenate_datasets([labelled.select_columns(["text", "label"]).cast(features), extra])
+
+
 def train_student(student: BertForSequenceClassification, train: Dataset, validation: Dataset,
                   tokenizer: PreTrainedTokenizerBase, settings: FineTuneSettings,
                   teacher_logits: np.ndarray | None = None, temperature: float = 2.0, alpha: float = 0.5,
                   group_by_length: bool = True, progress: bool = True) -> FineTuneResult:
     """Train ``student`` on ``train``: on labels only (``teacher_logits=None``, plain cross-entropy) or with
     :func:`distillation_loss` against the teacher's logits for the same rows (``teacher_logits[i]`` for row ``i``).
+    With teacher logits, ``train`` may also hold rows labelled ``IGNORE_LABEL``: unlabelled text that only the
+    teacher's soft targets teach (a transfer set, see :func:`with_transfer_set`).
 
     Everything else is the loop of :func:`helpers.classification.train_classifier`: AdamW with decay on matrices
     only, warmup and linear decay, clipping, validation each epoch, the best epoch's weights restored.
     ``group_by_length`` batches reviews of similar length together (``Trainer``'s ``LengthGroupedSampler``, random
     within groups of 50 batches): far less padding, so about twice as fast on these reviews (``bench/padding.py``).
     """
+    if teacher_logits is None and IGNORE_LABEL in set(train["label"]):
+        raise ValueError(f"rows labelled {IGNORE_LABEL} (unlabelled text) need teacher_logits: a student trained on "
+                         "labels only cannot learn from them; drop them or pass the teacher's logits")
     if teacher_logits is not None:
         teacher_logits = np.asarray(teacher_logits, dtype=np.float32)
         if teacher_logits.shape != (len(train), student.config.num_labels):

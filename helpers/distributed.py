@@ -255,18 +255,22 @@ class LaunchResult:
 
 
 def launch(command: Sequence[str], timeout_s: float, env: Mapping[str, str] | None = None,
-           cwd: str | Path | None = None, check: bool = True) -> LaunchResult:
+           cwd: str | Path | None = None, check: bool = True, hide_gpus: bool = False) -> LaunchResult:
     """Run a launcher command to completion, killing its whole process tree after ``timeout_s`` seconds.
 
     The child runs in its own session, so a time-out takes the launcher *and* every rank it started. One torch
     thread per process (``OMP_NUM_THREADS=1``) unless ``env`` says otherwise. With ``check`` a non-zero exit or a
-    time-out raises :class:`LaunchError` with the tail of the output.
+    time-out raises :class:`LaunchError` with the tail of the output. ``hide_gpus`` sets ``CUDA_VISIBLE_DEVICES=""``
+    for every rank: CPU runs on a machine with too few GPUs (two ranks, one GPU) then take the same code paths in
+    torch, ``accelerate`` and ``Trainer`` as on a machine without a GPU, instead of each library deciding on its
+    own whether the GPU it can see is meant for it.
     """
-    return launch_together([command], timeout_s, env, cwd, check)[0]
+    return launch_together([command], timeout_s, env, cwd, check, hide_gpus)[0]
 
 
 def launch_together(commands: Sequence[Sequence[str]], timeout_s: float, env: Mapping[str, str] | None = None,
-                    cwd: str | Path | None = None, check: bool = True) -> list[LaunchResult]:
+                    cwd: str | Path | None = None, check: bool = True,
+                    hide_gpus: bool = False) -> list[LaunchResult]:
     """Start several launcher commands at once (e.g. one torchrun per "machine") and wait for all of them.
 
     The time-out counts for all of them together; when it passes, or when one fails, every process tree is
@@ -277,6 +281,8 @@ def launch_together(commands: Sequence[Sequence[str]], timeout_s: float, env: Ma
     if not commands or any(isinstance(c, str) or not c for c in commands):
         raise ValueError("commands must be a non-empty list of argument lists, e.g. [torchrun_command(...)]")
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    if hide_gpus:
+        full_env["CUDA_VISIBLE_DEVICES"] = ""
     for name in _LAUNCH_VARIABLES:  # a launcher inside a launched process must not inherit our rank
         full_env.pop(name, None)
     start = time.perf_counter()

@@ -129,7 +129,8 @@ from helpers.train_distributed import RunSettings, load_run, run
 from helpers.profiles import PROFILES
 
 # Two processes need a GPU each; with fewer than two GPUs every run of this section uses the CPU (gloo), so that
-# all the runs compared below compute on the same hardware. On the CPU the runs take the cpu profile's sizes
+# all the runs compared below compute on the same hardware, and the launched ranks are started with
+# `CUDA_VISIBLE_DEVICES=""` (`hide_gpus`), so that torch, `accelerate` and `Trainer` in them see a CPU-only machine. On the CPU the runs take the cpu profile's sizes
 # (the gpu profile's would take most of an hour there).
 RUN_DEVICE = "cuda" if torch.cuda.device_count() >= 2 else "cpu"
 sizes = PROFILES["cpu"] if RUN_DEVICE == "cpu" and profile.name == "gpu" else profile
@@ -155,7 +156,7 @@ two = torchrun_command("helpers.train_distributed",
                        ["--engines=ddp,fsdp,accelerate,trainer,trainer-default", f"--batch-size={HALF}",
                         f"--output={RUNS / 'two'}", *flags], nproc_per_node=2)
 print("$ torchrun", " ".join(two[3:]).replace(str(RUNS), "$RUNS"))
-launched = launch(two, timeout_s=LAUNCH_TIMEOUT_S)
+launched = launch(two, timeout_s=LAUNCH_TIMEOUT_S, hide_gpus=RUN_DEVICE == "cpu")
 print(launched.tail(22))
 print(f"[the launch took {launched.seconds:.0f} s, process start-up and imports included]")
 

@@ -162,6 +162,33 @@ def test_distillation_loss_matches_the_definition():
     assert C.distillation_loss(teacher, teacher, None, 2.0).abs() < 1e-6  # a perfect copy costs nothing
 
 
+def test_unlabelled_rows_count_only_in_the_soft_term():
+    generator = torch.Generator().manual_seed(1)
+    student, teacher = torch.randn(6, 2, generator=generator), torch.randn(6, 2, generator=generator) * 3
+    labels = torch.tensor([0, 1, C.IGNORE_LABEL, 0, C.IGNORE_LABEL, 1])
+    labelled = labels != C.IGNORE_LABEL
+    got = C.distillation_loss(student, teacher, labels, 2.0, 0.5)
+    expected = 0.5 * reference_kl(student, teacher, 2.0) + 0.5 * F.cross_entropy(student[labelled], labels[labelled])
+    assert torch.allclose(got, expected, atol=1e-6)
+    none = torch.full((6,), C.IGNORE_LABEL)
+    assert torch.allclose(C.distillation_loss(student, teacher, none, 2.0, 0.5), 0.5 * reference_kl(student, teacher, 2.0))
+
+
+def test_transfer_set_adds_other_training_reviews_without_their_labels():
+    from helpers.classification import balanced_subset
+
+    train = load_reviews()["train"]
+    labelled = balanced_subset(train, 40)
+    transfer = C.with_transfer_set(labelled, train, size=25, seed=0)
+    assert len(transfer) == 65 and transfer["label"][:40] == list(labelled["label"])
+    assert transfer["text"][:40] == list(labelled["text"])
+    assert set(transfer["label"][40:]) == {C.IGNORE_LABEL}
+    assert not set(transfer["text"][40:]) & set(labelled["text"]) and set(transfer["text"][40:]) <= set(train["text"])
+    assert len(C.with_transfer_set(labelled, head(train, 100), size=None)) >= 100  # None: every other row
+    with pytest.raises(ValueError, match="text"):
+        C.with_transfer_set(labelled.remove_columns("text"), train)
+
+
 def test_t_squared_keeps_the_soft_gradient_on_one_scale():
     generator = torch.Generator().manual_seed(0)
     teacher = torch.randn(64, 2, generator=generator)
@@ -209,6 +236,14 @@ def test_train_student_runs_both_ways_and_checks_the_teacher_logits():
         assert result.best_epoch == 1 and not student.training
     with pytest.raises(ValueError, match="one row per training example"):
         C.train_student(student, train, validation, tokenizer, settings, np.zeros((3, 2)), progress=False)
+    unlabelled = tokenize_dataset(C.with_transfer_set(head(reviews["train"], 8), head(reviews["train"], 16)),
+                                  tokenizer, 32)
+    assert unlabelled["label"].count(C.IGNORE_LABEL) == 8
+    result = C.train_student(student, unlabelled, validation, tokenizer, settings,
+                             np.random.default_rng(1).normal(size=(16, 2)), progress=False)
+    assert result.best_epoch == 1
+    with pytest.raises(ValueError, match="need teacher_logits"):
+        C.train_student(student, unlabelled, validation, tokenizer, settings, None, progress=False)
 
 
 def test_encode_and_latency(model):

@@ -33,7 +33,10 @@ from helpers.train_distributed import RunSettings, evaluation_shard, load_run, p
 
 TOLERANCE = 1e-5
 STEPS = 20
-SIZES = dict(train_examples=160, eval_examples=32, max_length=32, max_steps=STEPS, dropout=0.0, log_every=10)
+# On the CPU in every arm, also on a machine with one GPU: the launched ranks have the GPU hidden from them
+# (``hide_gpus``), and the one-process reference must compute on the same hardware as they do.
+SIZES = dict(train_examples=160, eval_examples=32, max_length=32, max_steps=STEPS, dropout=0.0, log_every=10,
+             device="cpu")
 LAUNCH_TIMEOUT_S = 420  # the machine is shared: a launch takes ~20 s alone and several times that under load
 
 
@@ -52,7 +55,7 @@ def launched(tmp_path_factory):
     port = free_port()
     commands = [accelerate_command("helpers.train_distributed", arguments, num_processes=2, port=port,
                                    num_machines=2, machine_rank=machine) for machine in (0, 1)]
-    results = launch_together(commands, timeout_s=LAUNCH_TIMEOUT_S)
+    results = launch_together(commands, timeout_s=LAUNCH_TIMEOUT_S, hide_gpus=True)
     return {engine: load_run(output / engine) for engine in ("ddp", "accelerate", "trainer")}, results
 
 
@@ -207,6 +210,15 @@ def test_launch_kills_the_whole_tree_after_the_timeout():
     with pytest.raises(LaunchError, match="exited with code 3"):
         launch(["bash", "-c", "echo oops; exit 3"], timeout_s=20)
     assert launch(["bash", "-c", "echo $OMP_NUM_THREADS"], timeout_s=20).output.strip() == "1"
+
+
+def test_hide_gpus_empties_cuda_visible_devices_for_the_ranks_only(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    show = ["bash", "-c", "echo \"[${CUDA_VISIBLE_DEVICES-unset}]\""]
+    assert launch(show, timeout_s=20).output.strip() == "[0]"
+    assert launch(show, timeout_s=20, hide_gpus=True).output.strip() == "[]"
+    assert launch_together([show, show], timeout_s=20, hide_gpus=True)[1].output.strip() == "[]"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
 
 
 def test_a_failing_rank_s_own_traceback_is_in_the_error_not_only_the_launcher_summary():
