@@ -5,6 +5,14 @@ Two steps, each saved as it ends:
     python bench/gpt_control.py judge --max-length 64 --lr 2e-4          # the BERT judge, saved to runs/
     python bench/gpt_control.py finetune --name base --lr 5e-4 --epochs 1 --max-length 64 --alphas 1 0.5
 
+and a third that samples a saved run again under other settings, e.g. classifier-free guidance (the control-token
+prompts guided against the opposite token's prompt at scale g; see helpers.control_codes.generate_texts):
+
+    python bench/gpt_control.py sample --name replay20-e3 --bert-judge runs/judge-bert-64 \\
+        --settings '{"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2}' \\
+        '{"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2, "guidance_scale": 1.5}' \\
+        '{"top_p": 0.9, "top_k": 0, "repetition_penalty": 1.2, "guidance_scale": 3.0}'
+
 ``finetune`` fine-tunes course-gpt on the 13,891 training reviews with control tokens (the lesson's code:
 helpers/control_codes.py), optionally with a share of People's Daily training text replayed, then for each
 interpolation weight ``alpha`` between the starting and the fine-tuned weights (1 = the fine-tuned model) measures:
@@ -78,10 +86,22 @@ def judge_bert(args) -> dict:
 
 
 def controllability(model, tokenizer, start, judges, train_text, n, max_new_tokens) -> dict:
+    """Samples per condition ([POS], [NEG], no control token), judged. With ``guidance_scale`` in the sampling
+    settings, the control-token conditions use classifier-free guidance against the opposite token's prompt
+    (``"negative": "opposite"``, the default) or against the prompt without a token (``"unconditioned"``); the
+    no-token condition is always sampled plainly."""
+    sampling = dict(SAMPLING)
+    guidance_scale, negative = sampling.pop("guidance_scale", None), sampling.pop("negative", "opposite")
+    if negative not in ("opposite", "unconditioned"):
+        raise ValueError(f"negative must be 'opposite' or 'unconditioned', got {negative!r}")
+    pos, neg = start + [tokenizer.convert_tokens_to_ids("[POS]")], start + [tokenizer.convert_tokens_to_ids("[NEG]")]
     rows = {}
-    for name, prompt in (("POS", start + [tokenizer.convert_tokens_to_ids("[POS]")]),
-                         ("NEG", start + [tokenizer.convert_tokens_to_ids("[NEG]")]), ("none", start)):
-        texts = generate_texts(model, tokenizer, prompt, n, max_new_tokens, seed=0, **SAMPLING)
+    for name, prompt, opposite in (("POS", pos, neg), ("NEG", neg, pos), ("none", start, None)):
+        guided = {}
+        if guidance_scale is not None and opposite is not None:
+            guided = dict(guidance_scale=guidance_scale,
+                          negative_prompt_ids=opposite if negative == "opposite" else start)
+        texts = generate_texts(model, tokenizer, prompt, n, max_new_tokens, seed=0, **sampling, **guided)
         long_enough = [t for t in texts if len(t) >= 20]
         rows[name] = {
             "judged_positive": {judge: share_positive(predict(texts)) for judge, predict in judges.items()},

@@ -199,14 +199,25 @@ def suppressed_ids(tokenizer: PreTrainedTokenizerBase) -> list[list[int]]:
 
 @torch.no_grad()
 def generate_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt_ids: Sequence[int], n: int,
-                   max_new_tokens: int, seed: int = 0, batch_size: int = 100, **sampling) -> list[str]:
+                   max_new_tokens: int, seed: int = 0, batch_size: int = 100,
+                   negative_prompt_ids: Sequence[int] | None = None, **sampling) -> list[str]:
     """``n`` sampled continuations of ``prompt_ids``, decoded to characters (prompt and special tokens removed).
 
     ``sampling`` goes to ``generate`` (top_p, temperature, repetition_penalty, ...). The generator is seeded once
     at the start, so every condition generated with the same ``seed`` and settings sees the same random stream.
+
+    Classifier-free guidance (无分类器引导; Sanchez et al. 2023, "Stay on topic with classifier-free guidance"):
+    with ``guidance_scale`` = g in ``sampling`` and a ``negative_prompt_ids`` (e.g. the opposite control token),
+    ``generate`` runs the model on both prompts at every step and samples from
+    ``log p(x | negative) + g * (log p(x | prompt) - log p(x | negative))``: g = 1 is plain sampling, g > 1 pushes
+    each token towards what the prompt makes likelier than the negative prompt does, at twice the compute.
     """
     if not prompt_ids:
         raise ValueError("a prompt needs at least one id (the text start)")
+    if negative_prompt_ids is not None and not negative_prompt_ids:
+        raise ValueError("negative_prompt_ids needs at least one id (or None for no negative prompt)")
+    if negative_prompt_ids is not None and sampling.get("guidance_scale", 1) == 1:
+        raise ValueError("a negative prompt only acts with guidance_scale != 1 (e.g. guidance_scale=2.0)")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     model.eval()
@@ -216,10 +227,14 @@ def generate_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, p
     texts = []
     for start in range(0, n, batch_size):
         count = min(batch_size, n - start)
+        guidance = {}
+        if negative_prompt_ids is not None:  # one row per sample: the guidance branch keeps its own cache per row
+            negative = torch.tensor([list(negative_prompt_ids)], device=device).repeat(count, 1)
+            guidance = dict(negative_prompt_ids=negative, negative_prompt_attention_mask=torch.ones_like(negative))
         output = model.generate(prompt.repeat(count, 1), attention_mask=torch.ones(count, prompt.shape[1],
                                 device=device, dtype=torch.long), do_sample=True, max_new_tokens=max_new_tokens,
                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
-                                bad_words_ids=suppressed_ids(tokenizer), **sampling)
+                                bad_words_ids=suppressed_ids(tokenizer), **guidance, **sampling)
         texts.extend(decode_texts(tokenizer, output[:, prompt.shape[1]:]))
     return texts
 

@@ -94,6 +94,7 @@ class Profile:
     timing_repeats: int = 5  # timed passes per latency figure, after one warm-up pass (08)
     load_test_requests: int = 600  # requests per load test of the service, 10% of them malformed (08)
     load_test_clients: int = 16  # concurrent clients in the load test (08)
+    transfer_examples: int | None = 6000  # unlabelled training reviews the teacher scores for the student (08)
 
     def as_dict(self) -> dict:
         """A plain dict, handy for printing or logging."""
@@ -144,6 +145,7 @@ PROFILES: dict[str, Profile] = {
         latency_reviews=8,
         timing_repeats=1,
         load_test_requests=32,
+        transfer_examples=32,
     ),
     "cpu": Profile(
         name="cpu",

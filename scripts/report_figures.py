@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT / "helpers" / "assets" / "checkpoints"
 RESULTS = ROOT / "bench" / "results"
@@ -369,11 +371,25 @@ def deployment_section() -> str:
         groups: dict[tuple, list[dict]] = {}
         for run in distillation["runs"]:
             groups.setdefault((run["init"], run["lr"], run["arm"]), []).append(run)
-        rows = [[init, f"{lr:g}", arm, str(len(runs)), pct(sum(x["validation_accuracy"] for x in runs) / len(runs)),
-                 pct(sum(x["test_accuracy"] for x in runs) / len(runs))] for (init, lr, arm), runs in sorted(groups.items())]
+        def spread(values: list[float]) -> str:
+            return pct(float(np.mean(values))) + (f" ± {pct(float(np.std(values, ddof=1)))}" if len(values) > 1 else "")
+
+        def trained_on(runs: list[dict]) -> str:
+            first = runs[0]
+            rows_seen = first.get("train_rows", distillation["train_examples"])
+            labelled = first.get("labelled_rows", distillation["train_examples"])
+            epochs = first.get("epochs", distillation["epochs"])
+            unlabelled = f" + {rows_seen - labelled:,} unlabelled" if rows_seen > labelled else ""
+            return f"{labelled:,} labelled{unlabelled}, {epochs} epochs"
+
+        rows = [[init, f"{lr:g}", arm, trained_on(runs), str(len(runs)),
+                 spread([x["validation_accuracy"] for x in runs]), spread([x["test_accuracy"] for x in runs])]
+                for (init, lr, arm), runs in sorted(groups.items())]
         parts += ["", f"How the 2-layer student is started, chosen on validation (`{distillation['command']}`, "
-                      f"{distillation['hardware']}; teacher test accuracy {pct(distillation['teacher_test_accuracy'])}):", "",
-                  table(["student starts from", "learning rate", "arm", "seeds", "validation (mean)", "test (mean)"], rows)]
+                      f"{distillation['hardware']}; teacher test accuracy {pct(distillation['teacher_test_accuracy'])}; "
+                      "mean ± sd over seeds):", "",
+                  table(["student starts from", "learning rate", "arm", "trained on", "seeds", "validation",
+                         "test"], rows)]
     return "\n".join(parts)
 
 

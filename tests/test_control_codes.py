@@ -142,6 +142,32 @@ def test_generate_texts_same_seed_same_samples_and_no_special_tokens(controlled)
         generate_texts(model, tokenizer, [], 3, max_new_tokens=6)
 
 
+def test_guidance_samples_from_the_guided_distribution(controlled):
+    """With top_k=1 the first new token is the argmax of log p(.|neg) + g * (log p(.|prompt) - log p(.|neg))."""
+    from helpers.control_codes import suppressed_ids
+
+    model, tokenizer, ids = controlled
+    prompt, negative = [tokenizer.sep_token_id, ids["[POS]"]], [tokenizer.sep_token_id, ids["[NEG]"]]
+    with torch.no_grad():
+        cond = torch.log_softmax(model(torch.tensor([prompt])).logits[0, -1], -1)
+        uncond = torch.log_softmax(model(torch.tensor([negative])).logits[0, -1], -1)
+    for scale in (3.0, -2.0):
+        guided = uncond + scale * (cond - uncond)
+        guided[[i for (i,) in suppressed_ids(tokenizer)]] = -math.inf
+        expected = int(guided.argmax())
+        assert expected != tokenizer.sep_token_id  # (else the sample would be empty and prove nothing)
+        texts = generate_texts(model, tokenizer, prompt, 3, max_new_tokens=1, batch_size=2, top_k=1,
+                               guidance_scale=scale, negative_prompt_ids=negative)
+        assert texts == [tokenizer.decode([expected])] * 3
+    plain = generate_texts(model, tokenizer, prompt, 1, max_new_tokens=1, top_k=1)
+    cond[[i for (i,) in suppressed_ids(tokenizer)]] = -math.inf
+    assert plain == [tokenizer.decode([int(cond.argmax())])]
+    with pytest.raises(ValueError, match="guidance_scale"):
+        generate_texts(model, tokenizer, prompt, 1, max_new_tokens=1, negative_prompt_ids=negative)
+    with pytest.raises(ValueError, match="at least one id"):
+        generate_texts(model, tokenizer, prompt, 1, max_new_tokens=1, negative_prompt_ids=[], guidance_scale=2.0)
+
+
 def test_per_class_accuracy_and_share_positive():
     assert per_class_accuracy([0, 0, 1, 1], [0, 1, 1, 1]) == {"negative": 0.5, "positive": 1.0}
     assert share_positive([1, 0, 1, 1]) == 0.75
