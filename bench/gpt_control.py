@@ -41,8 +41,8 @@ from helpers.classification import (FineTuneSettings, evaluate_classifier, predi
                                     train_classifier)
 from helpers.control_codes import (CONTROL_TOKENS, RELATED_CHARACTERS, add_control_tokens, collator, encode_reviews,
                                    generative_predictions,
-                                   generate_texts, per_class_accuracy, perplexity, replay_count, replay_examples,
-                                   share_positive)
+                                   generate_texts, interpolate_weights, per_class_accuracy, perplexity, replay_count,
+                                   replay_examples, share_positive)
 from helpers.data import load_pretraining_text, load_reviews
 from helpers.env import hardware
 from helpers.gpt_text import text_start_ids
@@ -142,12 +142,46 @@ def sample(args) -> dict:
                                                                  predictions)}
     print(out, flush=True)
     global SAMPLING
-    for setting in args.settings:
-        SAMPLING = json.loads(setting)
-        new_tokens = SAMPLING.pop("max_new_tokens", args.new_tokens)
-        rows = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
-        out[setting] = rows
-        print(setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)} for c, r in rows.items()}, flush=True)
+    if args.alphas == [1.0]:
+        for setting in args.settings:
+            SAMPLING = json.loads(setting)
+            new_tokens = SAMPLING.pop("max_new_tokens", args.new_tokens)
+            rows = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
+            out[setting] = rows
+            print(setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)} for c, r in rows.items()},
+                  flush=True)
+        return {"kind": "sampling", "model": str(folder.relative_to(ROOT)), "results": out}
+    # Weight interpolation towards the start (course-gpt with its control rows initialised as in finetune), then
+    # the same perplexities as finetune and the controllability under every sampling setting.
+    news = load_pretraining_text()
+    heldout_news = pack_blocks(list(news["heldout"]["text"]), tokenizer, 256, wrap_cls_sep=False)
+    heldout = encode_reviews(reviews["validation"].select(range(args.validation)), tokenizer, start, args.max_length)
+    start_model = load_pretrained(GPT2LMHeadModel, "course-gpt")
+    start_tokenizer = load_tokenizer("course-gpt")
+    out["news_before"] = evaluate_causal_lm(start_model, heldout_news)["perplexity"]
+    if args.init == "related":
+        add_control_tokens(start_model, start_tokenizer, RELATED_CHARACTERS)
+    else:
+        raise SystemExit("sample --alphas needs the start state of a run initialised with --init related")
+    if start_tokenizer.get_vocab() != tokenizer.get_vocab():
+        raise SystemExit(f"{folder} was not fine-tuned from course-gpt with the control tokens: cannot interpolate")
+    start_state = {k: v.detach().clone() for k, v in start_model.state_dict().items()}
+    fine_tuned = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    out["alphas"] = {}
+    for alpha in args.alphas:
+        model.load_state_dict(fine_tuned)
+        interpolate_weights(model, start_state, alpha)
+        row = {"news": evaluate_causal_lm(model, heldout_news)["perplexity"],
+               "reviews": perplexity(model, heldout, tokenizer), "settings": {}}
+        print({"alpha": alpha, "news": row["news"], "reviews": row["reviews"]}, flush=True)
+        for setting in args.settings:
+            SAMPLING = json.loads(setting)
+            new_tokens = SAMPLING.pop("max_new_tokens", args.new_tokens)
+            rows = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
+            row["settings"][setting] = rows
+            print(alpha, setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)}
+                                   for c, r in rows.items()}, flush=True)
+        out["alphas"][str(alpha)] = row
     return {"kind": "sampling", "model": str(folder.relative_to(ROOT)), "results": out}
 
 
@@ -245,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     entry.update(hardware=hardware(), date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
                  seconds=round(time.perf_counter() - began, 1),
                  command="python bench/gpt_control.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-    save(f"sample-{args.name}" if args.step == "sample" else args.name or f"{args.step}-{args.max_length}", entry)
+    if args.step == "sample":
+        name = f"sample-{args.name}" + ("" if args.alphas == [1.0] else "-interpolated")
+    else:
+        name = args.name or f"{args.step}-{args.max_length}"
+    save(name, entry)
     print(json.dumps({k: v for k, v in entry.items() if k not in ("history",)}, ensure_ascii=False)[:4000])
     return 0
 
