@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.transfer:
         transfer_raw = with_transfer_set(train_raw, reviews["train"], None if args.transfer < 0 else args.transfer)
         transfer = tokenize_dataset(transfer_raw, tokenizer, max_length)
-        transfer_logits = logits_by_length(torch_runner(teacher), tokenizer, list(transfer_raw["text"]), max_length)
+        extra_logits = logits_by_length(torch_runner(teacher), tokenizer, list(transfer_raw["text"][len(train_raw):]),
+                                        max_length)  # the labelled rows come first and are scored already
+        transfer_logits = np.concatenate([teacher_logits, extra_logits])
         # labels only for as many optimizer steps as the transfer arm takes (epochs on the smaller set)
         same_steps = max(1, round(len(transfer) / len(train)))
         arms += [("distilled + transfer set", transfer_logits, transfer, 1),

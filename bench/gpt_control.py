@@ -141,15 +141,21 @@ def sample(args) -> dict:
     out = {"generative_classifier_per_class": per_class_accuracy(reviews["test"]["label"][:args.validation],
                                                                  predictions)}
     print(out, flush=True)
-    global SAMPLING
-    if args.alphas == [1.0]:
+
+    def every_setting(label: str) -> dict:
+        """Controllability under each ``--settings`` entry, keyed by the setting's JSON."""
+        global SAMPLING
+        results = {}
         for setting in args.settings:
             SAMPLING = json.loads(setting)
             new_tokens = SAMPLING.pop("max_new_tokens", args.new_tokens)
-            rows = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
-            out[setting] = rows
-            print(setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)} for c, r in rows.items()},
-                  flush=True)
+            results[setting] = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
+            print(label, setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)}
+                                   for c, r in results[setting].items()}, flush=True)
+        return results
+
+    if args.alphas == [1.0]:
+        out.update(every_setting("alpha 1.0"))
         return {"kind": "sampling", "model": str(folder.relative_to(ROOT)), "results": out}
     # Weight interpolation towards the start (course-gpt with its control rows initialised as in finetune), then
     # the same perplexities as finetune and the controllability under every sampling setting.
@@ -172,15 +178,9 @@ def sample(args) -> dict:
         model.load_state_dict(fine_tuned)
         interpolate_weights(model, start_state, alpha)
         row = {"news": evaluate_causal_lm(model, heldout_news)["perplexity"],
-               "reviews": perplexity(model, heldout, tokenizer), "settings": {}}
+               "reviews": perplexity(model, heldout, tokenizer)}
         print({"alpha": alpha, "news": row["news"], "reviews": row["reviews"]}, flush=True)
-        for setting in args.settings:
-            SAMPLING = json.loads(setting)
-            new_tokens = SAMPLING.pop("max_new_tokens", args.new_tokens)
-            rows = controllability(model, tokenizer, start, judges, train_text, args.samples, new_tokens)
-            row["settings"][setting] = rows
-            print(alpha, setting, {c: r["judged_positive"] | {"d2": round(r["distinct_2"], 3)}
-                                   for c, r in rows.items()}, flush=True)
+        row["settings"] = every_setting(f"alpha {alpha}")
         out["alphas"][str(alpha)] = row
     return {"kind": "sampling", "model": str(folder.relative_to(ROOT)), "results": out}
 
